@@ -1,0 +1,84 @@
+"""Plain data the rest of collbot speaks in: debtors, call results, outcomes, dialogue events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+
+class CallResult(StrEnum):
+    """What the network did with one originate: exactly one per attempt."""
+
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    CONGESTION = "congestion"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # the link dropped before Asterisk told us; never blindly re-dialled
+
+
+class Outcome(StrEnum):
+    """What the conversation achieved (the fixed, documented vocabulary)."""
+
+    PROMISE_TO_PAY = "promise_to_pay"
+    REFUSED = "refused"
+    ALREADY_PAID = "already_paid"
+    DISPUTE = "dispute"
+    WRONG_NUMBER = "wrong_number"
+    CALLBACK = "callback"
+    OPT_OUT = "opt_out"
+    TRANSFER_REQUESTED = "transfer_requested"
+    NO_RESPONSE = "no_response"
+    HUNG_UP = "hung_up"
+    ERROR = "error"  # the call ended politely because of a fault on our side; reason recorded
+
+
+class EventKind(StrEnum):
+    """Kinds of call events stored for each attempt."""
+
+    STATE = "state"  # the dialogue moved to another step
+    PROMPT = "prompt"  # the robot played a prompt
+    RECOGNITION = "recognition"  # speech was recognized (text + confidence)
+    NO_INPUT = "no_input"  # the customer said nothing in time
+    DTMF = "dtmf"  # the customer pressed a key
+    HANGUP = "hangup"  # the call ended (who, cause)
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Debtor:
+    """A person who owes money; ``phone`` is always normalized E.164."""
+
+    id: str
+    name: str
+    phone: str
+    amount: Decimal
+    currency: str = "KRW"
+    due_date: dt.date | None = None
+    language: str = "ko"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """What one listen step got from the customer."""
+
+    text: str = ""  # recognized speech ('' when nothing or only DTMF)
+    confidence: float = 0.0
+    digit: str = ""  # a DTMF key, '' when none
+    audio_ms: int = 0  # length of the captured utterance
+
+    @property
+    def silent(self) -> bool:
+        return not self.text and not self.digit
+
+
+@dataclass(frozen=True, slots=True)
+class DialogueEvent:
+    """One thing that happened on a call, recorded in order."""
+
+    kind: EventKind
+    data: dict[str, object]
+    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))

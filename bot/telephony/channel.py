@@ -1,0 +1,78 @@
+"""The seam between a dialogue and a call: what a conversation can ask of a phone line.
+
+FastAGI is one implementation (``bot.telephony.agi_channel``), a streaming one comes later,
+and ``TextChannel`` serves tests and the text simulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.domain import Heard
+
+
+class Hangup(Exception):  # noqa: N818 - control flow, not an error
+    """The call is gone. Raised by any channel operation; caught only at the session boundary."""
+
+    def __init__(self, by: str = "customer"):
+        self.by = by
+        super().__init__(by)
+
+
+@dataclass(frozen=True, slots=True)
+class ListenSpec:
+    """What a listen step expects: phrases for the recognizer, DTMF keys, and its timeouts."""
+
+    phrases: Sequence[str]
+    dtmf: str = ""
+    no_input_s: float = 5.0
+    max_speech_s: float = 10.0
+
+
+class Channel(Protocol):
+    """A live call as the dialogue sees it."""
+
+    async def say(self, text: str, *, language: str, dtmf: str = "") -> str:
+        """Speak ``text``; return a DTMF key that interrupted it ('' if none)."""
+        ...
+
+    async def listen(self, spec: ListenSpec) -> Heard:
+        """Wait for the customer's answer: speech recognized against ``spec.phrases`` or a key."""
+        ...
+
+    async def hangup(self) -> None:
+        """End the call from our side."""
+        ...
+
+
+class TextChannel:
+    """An in-memory channel: replies come from a list; what the robot says is kept in ``said``."""
+
+    def __init__(self, replies: Sequence[str | dict[str, str]] = ()):
+        self._replies = list(replies)
+        self.said: list[str] = []
+        self.hung_up = False
+
+    async def say(self, text: str, *, language: str, dtmf: str = "") -> str:
+        if self.hung_up:
+            raise Hangup("robot")
+        self.said.append(text)
+        return ""
+
+    async def listen(self, spec: ListenSpec) -> Heard:
+        if self.hung_up:
+            raise Hangup("robot")
+        if not self._replies:
+            return Heard()
+        reply = self._replies.pop(0)
+        if isinstance(reply, dict):
+            if reply.get("hangup"):
+                raise Hangup("customer")
+            digit = reply.get("dtmf", "")
+            return Heard(digit=digit if digit and digit in spec.dtmf else "")
+        return Heard(text=reply, confidence=1.0) if reply in spec.phrases else Heard()
+
+    async def hangup(self) -> None:
+        self.hung_up = True

@@ -1,0 +1,87 @@
+"""Logging set-up: one file and stderr, phone numbers masked and control characters escaped.
+
+The masking filter sits on our handlers, so it also covers records from libraries
+(panoramisk logs whole AMI actions at debug level).
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import unicodedata
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.errors import ConfigError
+from bot.phone import mask_numbers
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+DEFAULT_LOG_FILE = Path("var/collbot.log")
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_NAMED = {"\r": "\\r", "\n": "\\n", "\t": "\\t", "\0": "\\0"}
+_BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A))
+_OURS = "_collbot_handler"
+
+
+def safe(value: str) -> str:
+    """Escape CR, LF and other control, line-separator and bidi characters for one log line."""
+    return "".join(_escape(ch) for ch in str(value))
+
+
+def _escape(ch: str) -> str:
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    if code < 32 or 127 <= code < 160 or code in _BIDI or unicodedata.category(ch) in ("Zl", "Zp"):
+        return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
+    return ch
+
+
+class PhoneMaskFilter(logging.Filter):
+    """Masks E.164-looking numbers and escapes control characters in every record it sees."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the record
+            message = f"{record.msg!r} % {record.args!r}"
+        record.msg = safe(mask_numbers(message))
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = mask_numbers(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = mask_numbers(record.stack_info)
+        return True
+
+
+def setup_logging(settings: Settings) -> list[logging.Handler]:
+    """Send the root logger to ``settings.log.file`` and stderr; calling again replaces them."""
+    reset_logging()
+    path = settings.log.file or DEFAULT_LOG_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file_handler: logging.Handler = logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"cannot open the log file: {reason}", path=str(path)) from exc
+    handlers = [file_handler, logging.StreamHandler()]
+    formatter = logging.Formatter(FORMAT)
+    root = logging.getLogger()
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        handler.addFilter(PhoneMaskFilter())
+        setattr(handler, _OURS, True)
+        root.addHandler(handler)
+    root.setLevel(settings.log.level)
+    return handlers
+
+
+def reset_logging() -> None:
+    """Remove and close the handlers a previous ``setup_logging`` installed."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, _OURS, False):
+            root.removeHandler(handler)
+            handler.close()

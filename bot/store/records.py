@@ -1,0 +1,55 @@
+"""What the store hands out: plain frozen records, never ORM objects."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.domain import CallResult, Outcome
+
+
+class AttemptState(StrEnum):
+    """Life of one call attempt; the first three are "active" (at most one per debtor/number)."""
+
+    QUEUED = "queued"
+    DIALING = "dialing"
+    ANSWERED = "answered"
+    COMPLETED = "completed"
+    UNKNOWN = "unknown"
+
+
+ACTIVE = frozenset({AttemptState.QUEUED, AttemptState.DIALING, AttemptState.ANSWERED})
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One originate towards one number, as stored."""
+
+    id: str
+    debtor_id: str
+    phone: str
+    state: AttemptState
+    result: CallResult | None
+    hangup_cause: int | None
+    outcome: Outcome | None
+    outcome_detail: dict[str, object] = field(default_factory=dict)
+    created_at: dt.datetime | None = None
+    dialed_at: dt.datetime | None = None
+    answered_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    talk_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRow:
+    """A debtor with the result of their latest attempt (all None if never called)."""
+
+    debtor_id: str
+    name: str
+    phone_masked: str
+    attempt_id: str | None
+    result: CallResult | None
+    outcome: Outcome | None
+    detail: dict[str, object]
+    cause: int | None

@@ -1,0 +1,261 @@
+"""The only code that opens database sessions: short write transactions, plain records out.
+
+State changes are idempotent (a duplicated Hangup must not fail or change a stored outcome),
+and "at most one active attempt per debtor and per number" is the database's job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Self
+
+from sqlalchemy import Engine, and_, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
+from bot.errors import PhoneNumberError, StoreError
+from bot.phone import is_e164, mask
+from bot.store.engine import create_store_engine, migrate, reason
+from bot.store.models import AttemptRow, DebtorRow, EventRow
+from bot.store.records import ACTIVE, AttemptRecord, AttemptState, OutcomeRow
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def open_store(url: str, *, clock: Clock = utc_now) -> Store:
+    """Open (creating if needed) the database at ``url`` and migrate it to the newest schema."""
+    engine = create_store_engine(url)
+    try:
+        migrate(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine, clock=clock)
+
+
+class Store:
+    """Debtors, call attempts and their events."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now):
+        self._engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._clock = clock
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self, action: str) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot {action}: {reason(exc)}") from exc
+
+    # --- debtors ---------------------------------------------------------------------------
+
+    def upsert_debtor(self, debtor: Debtor) -> None:
+        """Insert the debtor or update every field of an existing one (keyed by ``id``)."""
+        if not is_e164(debtor.phone):
+            raise PhoneNumberError(f"debtor {debtor.id!r}: phone is not an E.164 number")
+        now = self._clock()
+        values = {
+            "id": debtor.id, "name": debtor.name, "phone": debtor.phone, "amount": debtor.amount,
+            "currency": debtor.currency, "due_date": debtor.due_date, "language": debtor.language,
+            "extra": dict(debtor.extra), "created_at": now, "updated_at": now,
+        }
+        with self._tx(f"save debtor {debtor.id!r}") as session:
+            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+            insert = dialect.insert(DebtorRow).values(**values)
+            changed = {k: insert.excluded[k] for k in values if k not in ("id", "created_at")}
+            session.execute(insert.on_conflict_do_update(index_elements=["id"], set_=changed))
+
+    def get_debtor(self, debtor_id: str) -> Debtor:
+        with self._tx(f"read debtor {debtor_id!r}") as session:
+            row = session.get(DebtorRow, debtor_id)
+            if row is None:
+                raise StoreError(f"no debtor {debtor_id!r}")
+            return Debtor(id=row.id, name=row.name, phone=row.phone, amount=row.amount,
+                          currency=row.currency, due_date=row.due_date, language=row.language,
+                          extra=dict(row.extra))
+
+    # --- attempts --------------------------------------------------------------------------
+
+    def create_attempt(self, debtor_id: str, phone: str) -> str:
+        """A new queued attempt; StoreError if the debtor or the number has an active one."""
+        if not is_e164(phone):
+            raise PhoneNumberError("refusing to create an attempt for a non-E.164 number")
+        attempt_id = uuid.uuid4().hex
+        with self._tx(f"create an attempt for debtor {debtor_id!r}") as session:
+            if session.get(DebtorRow, debtor_id) is None:
+                raise StoreError(f"no debtor {debtor_id!r}")
+            session.add(AttemptRow(
+                id=attempt_id, debtor_id=debtor_id, phone=phone, state=AttemptState.QUEUED.value,
+                outcome_detail={}, created_at=self._clock(),
+            ))
+            try:
+                session.flush()
+            except IntegrityError as exc:
+                clash = "phone" in str(exc.orig)
+                who = f"number {mask(phone)}" if clash else f"debtor {debtor_id!r}"
+                raise StoreError(f"{who} already has an active call attempt") from exc
+        return attempt_id
+
+    def mark_dialing(self, attempt_id: str) -> bool:
+        """queued → dialing, just before the Originate; a repeat is a no-op."""
+        with self._tx(f"mark attempt {attempt_id} dialing") as session:
+            row = _locked(session, attempt_id)
+            if row.state == AttemptState.DIALING:
+                return False
+            if row.state != AttemptState.QUEUED:
+                raise StoreError(f"attempt {attempt_id} is {row.state}; it cannot start dialling")
+            row.state, row.dialed_at = AttemptState.DIALING.value, self._clock()
+            return True
+
+    def record_result(self, attempt_id: str, result: CallResult, cause: int | None) -> bool:
+        """What the network did. Repeats are no-ops; only ``unknown`` may be overwritten."""
+        result = CallResult(result)
+        with self._tx(f"record the result of attempt {attempt_id}") as session:
+            row = _locked(session, attempt_id)
+            stored = CallResult(row.result) if row.result is not None else None
+            if stored is None or (stored == CallResult.UNKNOWN and result != CallResult.UNKNOWN):
+                row.result = result.value
+                row.hangup_cause = cause if cause is not None else row.hangup_cause
+                return True
+            if stored != result:
+                raise StoreError(f"attempt {attempt_id} already has result {stored}, not {result}")
+            if cause is not None and row.hangup_cause is None:
+                row.hangup_cause = cause
+                return True
+            return False
+
+    def mark_answered(self, attempt_id: str) -> bool:
+        """The customer picked up; a repeat, or a late event after the end, is a no-op."""
+        with self._tx(f"mark attempt {attempt_id} answered") as session:
+            row = _locked(session, attempt_id)
+            if row.state in (AttemptState.ANSWERED, AttemptState.COMPLETED):
+                return False
+            row.state, row.answered_at = AttemptState.ANSWERED.value, self._clock()
+            return True
+
+    def finish_attempt(self, attempt_id: str, outcome: Outcome | None,
+                       detail: dict[str, Any], cause: int | None) -> bool:
+        """Close the attempt. Repeats are no-ops, but a missing outcome is still filled in."""
+        stored_outcome = Outcome(outcome).value if outcome is not None else None
+        with self._tx(f"finish attempt {attempt_id}") as session:
+            row = _locked(session, attempt_id)
+            if row.state != AttemptState.COMPLETED:
+                now = self._clock()
+                row.state, row.ended_at = AttemptState.COMPLETED.value, now
+                row.talk_seconds = (
+                    max(0, round((now - row.answered_at).total_seconds())) if row.answered_at else 0
+                )
+                row.outcome, row.outcome_detail = stored_outcome, dict(detail)
+                row.hangup_cause = cause if cause is not None else row.hangup_cause
+                return True
+            changed = False
+            if stored_outcome is not None and row.outcome is None:
+                row.outcome, row.outcome_detail, changed = stored_outcome, dict(detail), True
+            elif stored_outcome is not None and row.outcome != stored_outcome:
+                raise StoreError(
+                    f"attempt {attempt_id} already ended with {row.outcome}, not {stored_outcome}"
+                )
+            if cause is not None and row.hangup_cause is None:
+                row.hangup_cause, changed = cause, True
+            return changed
+
+    def attempts_for(self, debtor_id: str) -> list[AttemptRecord]:
+        with self._tx(f"read the attempts of debtor {debtor_id!r}") as session:
+            rows = session.scalars(
+                select(AttemptRow).where(AttemptRow.debtor_id == debtor_id)
+                .order_by(AttemptRow.created_at, AttemptRow.id)
+            )
+            return [_attempt(row) for row in rows]
+
+    # --- events ----------------------------------------------------------------------------
+
+    def add_event(self, attempt_id: str, event: DialogueEvent) -> int:
+        """Append an event; returns its sequence number (1, 2, ... per attempt)."""
+        with self._tx(f"add an event to attempt {attempt_id}") as session:
+            _locked(session, attempt_id)  # serializes concurrent appends to one attempt
+            seq = session.scalar(
+                select(func.coalesce(func.max(EventRow.seq), 0) + 1)
+                .where(EventRow.attempt_id == attempt_id)
+            )
+            session.add(EventRow(attempt_id=attempt_id, seq=seq, at=event.at,
+                                 kind=EventKind(event.kind).value, data=dict(event.data)))
+            return int(seq or 1)
+
+    def events_for(self, attempt_id: str) -> list[DialogueEvent]:
+        with self._tx(f"read the events of attempt {attempt_id}") as session:
+            rows = session.scalars(
+                select(EventRow).where(EventRow.attempt_id == attempt_id).order_by(EventRow.seq)
+            )
+            return [DialogueEvent(kind=EventKind(r.kind), data=dict(r.data), at=r.at) for r in rows]
+
+    # --- reports ---------------------------------------------------------------------------
+
+    def latest_outcomes(self) -> list[OutcomeRow]:
+        """Every debtor with the result of their most recent attempt, ordered by debtor id."""
+        rank = func.row_number().over(
+            partition_by=AttemptRow.debtor_id,
+            order_by=(AttemptRow.created_at.desc(), AttemptRow.id.desc()),
+        )
+        ranked = select(AttemptRow, rank.label("rank")).subquery()
+        stmt = (
+            select(DebtorRow.id, DebtorRow.name, DebtorRow.phone, ranked.c.id, ranked.c.phone,
+                   ranked.c.result, ranked.c.outcome, ranked.c.outcome_detail,
+                   ranked.c.hangup_cause)
+            .outerjoin(ranked, and_(ranked.c.debtor_id == DebtorRow.id, ranked.c.rank == 1))
+            .order_by(DebtorRow.id)
+        )
+        with self._tx("read the latest outcomes") as session:
+            return [
+                OutcomeRow(
+                    debtor_id=debtor_id, name=name, phone_masked=mask(called or phone),
+                    attempt_id=attempt_id,
+                    result=CallResult(result) if result is not None else None,
+                    outcome=Outcome(outcome) if outcome is not None else None,
+                    detail=dict(detail or {}), cause=cause,
+                )
+                for debtor_id, name, phone, attempt_id, called, result, outcome, detail, cause
+                in session.execute(stmt)
+            ]
+
+
+def _locked(session: Session, attempt_id: str) -> AttemptRow:
+    # FOR UPDATE on PostgreSQL; SQLite transactions already hold the write lock (BEGIN IMMEDIATE).
+    row = session.get(AttemptRow, attempt_id, with_for_update=True)
+    if row is None:
+        raise StoreError(f"no call attempt {attempt_id!r}")
+    return row
+
+
+def _attempt(row: AttemptRow) -> AttemptRecord:
+    return AttemptRecord(
+        id=row.id, debtor_id=row.debtor_id, phone=row.phone, state=AttemptState(row.state),
+        result=CallResult(row.result) if row.result is not None else None,
+        hangup_cause=row.hangup_cause,
+        outcome=Outcome(row.outcome) if row.outcome is not None else None,
+        outcome_detail=dict(row.outcome_detail or {}), created_at=row.created_at,
+        dialed_at=row.dialed_at, answered_at=row.answered_at, ended_at=row.ended_at,
+        talk_seconds=row.talk_seconds,
+    )
+
+
+__all__ = ["ACTIVE", "AttemptRecord", "AttemptState", "OutcomeRow", "Store", "open_store"]

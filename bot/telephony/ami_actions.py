@@ -1,0 +1,97 @@
+"""What collbot writes to AMI: the Originate request, checked so that no value can add a header.
+
+Pure: no I/O. AMI frames are ``Key: value`` lines ended by CRLF and a blank line, and Asterisk
+splits lines on a bare LF too, so a single control character in a value could end the header and
+start a new one (``Variable: ...``, a second action ...). Every value is checked here, before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from bot.errors import AmiError
+
+ATTEMPT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+"""An attempt id, sent as the ChannelId (and so the Uniqueid) of the originated channel."""
+
+# C0/C1 controls (CR, LF, NUL, TAB, NEL ...) and the Unicode line/paragraph separators.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+_DIGIT_RUN = re.compile(r"\d{3,}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OriginateRequest:
+    """One call to place: ``channel`` is a dial string already built from an E.164 number."""
+
+    attempt_id: str
+    channel: str
+    context: str
+    exten: str
+    priority: int = 1
+    ring_timeout_s: float
+    caller_id: str = ""
+
+
+def check_value(name: str, value: object, *, required: bool = True) -> str:
+    """Return ``value`` if it is safe as one AMI header value; AmiError otherwise.
+
+    The message never repeats the value: it may be a phone number.
+    """
+    if not isinstance(value, str):
+        raise AmiError(f"AMI {name} must be text, not {type(value).__name__}")
+    if required and not value.strip():
+        raise AmiError(f"AMI {name} is empty")
+    for char in value:
+        if unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
+            raise AmiError(f"AMI {name} contains control character {char!r}; nothing sent")
+    return value
+
+
+def check_attempt_id(attempt_id: object) -> str:
+    if not isinstance(attempt_id, str) or not ATTEMPT_ID.fullmatch(attempt_id):
+        raise AmiError(
+            f"attempt id {loggable(str(attempt_id))[:80]!r} must match {ATTEMPT_ID.pattern}"
+        )
+    return attempt_id
+
+
+def originate_headers(req: OriginateRequest) -> dict[str, str]:
+    """The headers of ``Action: Originate`` for ``req`` (the ActionID is added by the sender)."""
+    timeout = req.ring_timeout_s
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise AmiError("ring timeout must be a number of seconds")
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise AmiError(f"ring timeout must be positive, not {timeout!r}")
+    if isinstance(req.priority, bool) or not isinstance(req.priority, int) or req.priority < 1:
+        raise AmiError(f"dialplan priority must be a positive integer, not {req.priority!r}")
+    headers = {
+        "Action": "Originate",
+        "ChannelId": check_attempt_id(req.attempt_id),
+        "Channel": check_value("channel", req.channel),
+        "Context": check_value("context", req.context),
+        "Exten": check_value("exten", req.exten),
+        "Priority": str(req.priority),
+        "Timeout": str(max(1, round(timeout * 1000))),
+        "Async": "true",
+    }
+    if check_value("caller id", req.caller_id, required=False):
+        headers["CallerID"] = req.caller_id
+    return headers
+
+
+def loggable(text: str) -> str:
+    """``text`` safe for a log line: digit runs masked but for their last two, controls escaped."""
+    masked = _DIGIT_RUN.sub(lambda m: "*" * (len(m[0]) - 2) + m[0][-2:], text)
+    return "".join(
+        c if unicodedata.category(c) not in _FORBIDDEN_CATEGORIES else repr(c)[1:-1]
+        for c in masked
+    )
+
+
+def mask_channel(channel: str) -> str:
+    """A dial string for logs: ``PJSIP/+821012345678@trunk`` gives ``PJSIP/+**********78@trunk``."""
+    return loggable(channel)

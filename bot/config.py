@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.errors import ConfigError
 from bot.phone import check_template
+from bot.speech.render import Shape
 from bot.yamlfile import LoadedYaml, load_yaml, validate
 
 
@@ -113,6 +114,12 @@ class TtsSettings(_Section):
     voice: str = Field("ko", description="espeak-ng voice used when a script does not name one (ko, cmn, en-us ...).")
     rate: int = Field(170, ge=50, le=400, description="Speaking rate in words per minute.")
     workers: int = Field(1, ge=1, description="Synthesis worker processes/threads.")
+    tail_ms: int = Field(
+        250, ge=0, le=2000,
+        description="Silence after each prompt; the sandbox's customers answer after 200 ms of it.")
+    max_pause_ms: int = Field(
+        150, ge=0, le=2000,
+        description="Longest pause kept inside a prompt (0 keeps espeak-ng's); below the customers' 200 ms.")
     cache_dir: Path | None = Field(None,
         description="Host path of the prompt cache; empty: asterisk.root + asterisk.sounds_dir.")
 
@@ -152,6 +159,10 @@ class Settings(_Section):
     def host_path(self, asterisk_path: str) -> Path:
         """Translate a path as Asterisk sees it into the path the bot uses."""
         return self.asterisk_root() / asterisk_path.lstrip("/")
+
+    def prompt_shape(self) -> Shape:
+        """How the robot's prompts are framed in time (see docs/sandbox.md, turn taking)."""
+        return Shape(tail_ms=self.tts.tail_ms, max_pause_ms=self.tts.max_pause_ms)
 
     def tts_cache_dir(self) -> Path:
         return self.tts.cache_dir if self.tts.cache_dir is not None else self.host_path(self.asterisk.sounds_dir)

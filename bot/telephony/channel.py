@@ -13,7 +13,7 @@ from typing import Protocol
 from bot.domain import Heard
 
 
-class Hangup(Exception):  # noqa: N818 - control flow, not an error
+class Hangup(Exception):
     """The call is gone. Raised by any channel operation; caught only at the session boundary."""
 
     def __init__(self, by: str = "customer"):

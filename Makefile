@@ -1,0 +1,55 @@
+# collbot developer commands. On a fresh Debian 12 machine (as root, or with sudo):
+#   make demo   install everything, start the sandbox Asterisk, call the demo customers
+#   make test   install everything and run the whole suite (unit, protocol, integration)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SYSTEM_PACKAGES := debootstrap espeak-ng libespeak-ng1 sox postgresql python3-venv
+STAMP := $(VENV)/.installed
+
+.PHONY: setup system sandbox sandbox-down demo test test-fast lint bench clean
+
+setup: system $(STAMP)
+
+system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	@echo "creating $(VENV) with collbot and its dependencies"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,models,postgres,agi]'
+	@touch $@
+
+sandbox: setup
+	$(BIN)/collbot sandbox up
+
+sandbox-down: setup
+	$(BIN)/collbot sandbox down
+
+demo: sandbox
+	$(BIN)/collbot demo demo/personas.yaml
+
+lint: setup
+	$(BIN)/ruff check bot tests bench
+
+# The whole suite, integration tests on the real sandboxed Asterisk included.
+test: setup lint
+	$(BIN)/pytest
+
+# Unit and protocol tests only (no Asterisk), for a quick loop while editing.
+test-fast: setup
+	$(BIN)/pytest tests/unit tests/protocol
+
+bench: sandbox
+	$(BIN)/python bench/speech.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,188 @@
+"""The controller: originates calls through AMI, talks on them over FastAGI, records everything.
+
+Every store call runs on one dedicated thread, in order, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import functools
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from phonenumbers import timezone as phone_tz
+
+from bot.config import Settings
+from bot.dialogue.reminder import CallOutcome, Reminder
+from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
+from bot.phone import dial_string, mask
+from bot.speech.asr import Recognizer
+from bot.speech.tts import Synthesizer
+from bot.store.repo import Store
+from bot.telephony.agi import AgiServer, AgiSession
+from bot.telephony.agi_channel import AgiChannel
+from bot.telephony.ami import Ami, OriginateRequest
+from bot.telephony.channel import Hangup
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SESSION_START_S = 15.0  # an answered call whose FastAGI session never arrives is a fault
+MAX_CALL_S = 900.0
+
+
+@dataclass
+class CallReport:
+    """What happened to one attempt."""
+
+    attempt_id: str
+    debtor_id: str
+    result: CallResult
+    cause: int | None = None
+    outcome: Outcome | None = None
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class _LiveCall:
+    debtor: Debtor
+    started: asyncio.Future[None]
+    done: asyncio.Future[CallOutcome]
+
+
+def local_today(e164: str, now: dt.datetime | None = None) -> dt.date:
+    """Today's date where the number is (the first zone phonenumbers gives; UTC if none)."""
+    now = now or dt.datetime.now(dt.UTC)
+    zones = phone_tz.time_zones_for_number(phonenumbers.parse(e164))
+    zone = zones[0] if zones and zones[0] != "Etc/Unknown" else "UTC"
+    return now.astimezone(ZoneInfo(zone)).date()
+
+
+class Controller:
+    """Places calls and runs their dialogues; use as ``async with Controller(...) as c``."""
+
+    def __init__(self, settings: Settings, store: Store, *, recognizer: Recognizer,
+                 synth: Synthesizer, ami: Ami | None = None):
+        self.settings = settings
+        self.store = store
+        self.recognizer = recognizer
+        self.synth = synth
+        self.ami = ami or Ami(settings.ami)
+        self.agi = AgiServer(settings.agi, self._on_agi)
+        self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="collbot-store")
+        self._calls: dict[str, _LiveCall] = {}
+
+    async def __aenter__(self) -> Controller:
+        await self.recognizer.load()
+        await self.agi.start()
+        try:
+            await self.ami.connect()
+            for warning in await self.ami.check_privileges():
+                log.warning("AMI account: %s", warning)
+        except BaseException:
+            await self.agi.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.ami.close()
+        await self.agi.close()
+        self._db_thread.shutdown(wait=True)
+
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db_thread, functools.partial(fn, *args))
+
+    async def call(self, debtor: Debtor) -> CallReport:
+        """Dial one debtor, talk if answered, and record the attempt from start to end."""
+        dial = dial_string(self.settings.dial.template, debtor.phone)
+        attempt_id = await self.db(self.store.create_attempt, debtor.id, debtor.phone)
+        loop = asyncio.get_running_loop()
+        live = _LiveCall(debtor, loop.create_future(), loop.create_future())
+        self._calls[attempt_id] = live
+        try:
+            return await self._place(attempt_id, dial, live)
+        finally:
+            del self._calls[attempt_id]
+            for fut in (live.started, live.done):
+                fut.cancel()
+
+    async def _place(self, attempt_id: str, dial: str, live: _LiveCall) -> CallReport:
+        cfg = self.settings.dial
+        await self.db(self.store.mark_dialing, attempt_id)
+        log.info("dialing %s (attempt %s)", mask(live.debtor.phone), attempt_id)
+        res = await self.ami.originate(OriginateRequest(
+            attempt_id=attempt_id, channel=dial, context=cfg.context, exten=cfg.exten,
+            ring_timeout_s=cfg.ring_timeout_s, caller_id=cfg.caller_id))
+        await self.db(self.store.record_result, attempt_id, res.result, res.cause)
+        report = CallReport(attempt_id, live.debtor.id, res.result, res.cause)
+        if res.result is CallResult.ANSWERED:
+            outcome = await self._await_dialogue(live)
+            ended = await self.ami.wait_hangup(attempt_id, 5.0)
+            report.cause = ended[0] if ended else None
+            report.outcome, report.detail = outcome.outcome, outcome.detail
+        await self.db(self.store.finish_attempt, attempt_id, report.outcome, report.detail, report.cause)
+        log.info("attempt %s: %s %s", attempt_id, res.result.value,
+                 report.outcome.value if report.outcome else "")
+        return report
+
+    async def _await_dialogue(self, live: _LiveCall) -> CallOutcome:
+        try:
+            await asyncio.wait_for(asyncio.shield(live.started), SESSION_START_S)
+        except TimeoutError:
+            return CallOutcome(Outcome.ERROR, {"reason": "answered but no FastAGI session arrived"})
+        try:
+            return await asyncio.wait_for(asyncio.shield(live.done), MAX_CALL_S)
+        except TimeoutError:
+            return CallOutcome(Outcome.ERROR, {"reason": f"call longer than {MAX_CALL_S:.0f}s"})
+
+    async def _on_agi(self, session: AgiSession) -> None:
+        attempt_id = session.env.get("agi_uniqueid", "")
+        live = self._calls.get(attempt_id)
+        if live is None or session.script != "call":
+            log.warning("FastAGI session for an unknown call (script %r); hanging up", session.script)
+            await session.command("HANGUP")
+            return
+        live.started.set_result(None)
+        await self.db(self.store.mark_answered, attempt_id)
+
+        async def record(event: DialogueEvent) -> None:
+            await self.db(self.store.add_event, attempt_id, event)
+
+        debtor = live.debtor
+        channel = AgiChannel(session, settings=self.settings, synth=self.synth,
+                             recognizer=self.recognizer, call_id=attempt_id)
+        listen = self.settings.listen
+        dialogue = Reminder(debtor, today=local_today(debtor.phone), record=record,
+                            no_input_s=listen.no_input_s, max_speech_s=listen.max_speech_s)
+        try:
+            outcome = await dialogue.run(channel)
+        except Exception as exc:  # a fault on our side ends this call politely, not the campaign
+            log.exception("dialogue failed on attempt %s", attempt_id)
+            await record(DialogueEvent(EventKind.ERROR, {"reason": type(exc).__name__}))
+            outcome = CallOutcome(Outcome.ERROR, {"reason": f"{type(exc).__name__}: {exc}"})
+            with contextlib.suppress(Hangup):
+                await channel.hangup()
+        if not live.done.done():
+            live.done.set_result(outcome)
+
+    async def call_many(self, debtors: Iterable[Debtor], *, concurrency: int,
+                        progress: Callable[[CallReport], None] | None = None) -> list[CallReport]:
+        """Call debtors with at most ``concurrency`` calls in flight."""
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(debtor: Debtor) -> CallReport:
+            async with gate:
+                report = await self.call(debtor)
+            if progress:
+                progress(report)
+            return report
+
+        return list(await asyncio.gather(*(one(d) for d in debtors)))

@@ -1,0 +1,270 @@
+"""Speech recognition with Vosk: one shared model, grammar-constrained streams, a bounded pool.
+
+Every Vosk call runs in the recognizer's thread pool (cffi releases the GIL while Kaldi
+decodes), never on the event loop. A stream's calls run one at a time and in order, on
+whichever pool thread is free, even when the coroutine that asked for one is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import vosk
+
+from bot.errors import SpeechError
+from bot.speech.serial import SerialJobs
+from bot.speech.vosk_model import check_model_dir, default_model_dir, shared_model
+
+__all__ = ["RecognitionStream", "Recognizer", "default_model_dir"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+UNKNOWN = "[unk]"
+N_BEST = 10  # alternatives a grammar stream picks its phrase from
+# Kaldi keeps alternatives within this many log-likelihood units of the best in the lattice.
+# The Korean model's own 2.0 drops phrases that lose narrowly to a non-phrase word sequence
+# the n-best choice must see; 6.0 costs ~10 % more decoding time on grammar streams.
+LATTICE_BEAM = 6.0
+
+
+class Recognizer:
+    """A Vosk model and the thread pool that every stream of this process decodes in."""
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        *,
+        workers: int = 0,
+        sample_rate: int = 8000,
+        lattice_beam: float | None = LATTICE_BEAM,
+        spare_free_decoders: int = 4,
+    ):
+        path = Path(model_dir).expanduser() if model_dir is not None else default_model_dir()
+        path = path.resolve()
+        check_model_dir(path)
+        self.model_dir = path
+        self.sample_rate = sample_rate
+        self.lattice_beam = lattice_beam
+        self.workers = workers or os.cpu_count() or 1
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="vosk")
+        self._model: vosk.Model | None = None
+        # A new free-vocabulary decoder builds its search graph while it decodes (~1 s of CPU
+        # for the first utterance, then ~20x less), so closed streams hand theirs back.
+        self.spare_free_decoders = spare_free_decoders
+        self._spares: list[vosk.KaldiRecognizer] = []
+        self._spares_lock = threading.Lock()
+        self._closed = False
+
+    async def load(self) -> None:
+        """Load the model in the pool (1-2 s the first time in a process)."""
+        await asyncio.wrap_future(self._pool.submit(self._loaded))
+
+    def _loaded(self) -> vosk.Model:
+        if self._model is None:
+            self._model = shared_model(self.model_dir, lattice_beam=self.lattice_beam)
+        return self._model
+
+    def missing_words(self, phrases: Sequence[str]) -> list[str]:
+        """Words of ``phrases`` the model cannot recognize. Blocks to load the model if needed."""
+        model = self._loaded()
+        words = dict.fromkeys(word for phrase in phrases for word in phrase.split())
+        return [word for word in words if model.vosk_model_find_word(word) == -1]
+
+    def stream(self, phrases: Sequence[str] | None) -> RecognitionStream:
+        """A stream that recognizes one of ``phrases`` (or anything at all, for None)."""
+        if self._closed:
+            raise RuntimeError("Recognizer is closed")
+        return RecognitionStream(self, None if phrases is None else list(phrases))
+
+    def _grammar(self, phrases: list[str]) -> tuple[str, frozenset[str]]:
+        """Vosk grammar JSON for the phrases the model can say, and those phrases."""
+        model = self._loaded()
+        kept: dict[str, None] = {}
+        dropped: list[str] = []
+        for phrase in phrases:
+            words = phrase.split()
+            if not words:
+                continue
+            if any(model.vosk_model_find_word(word) == -1 for word in words):
+                dropped.append(phrase)
+            else:
+                kept[" ".join(words)] = None
+        if dropped:
+            log.warning(
+                "dropped %d phrase(s) with words the speech model does not know: %s",
+                len(dropped),
+                ", ".join(repr(p) for p in dropped),
+            )
+        # Not every model has an unknown-word entry (the Korean small model has none).
+        extra = [UNKNOWN] if model.vosk_model_find_word(UNKNOWN) != -1 else []
+        return json.dumps([*kept, *extra], ensure_ascii=False), frozenset(kept)
+
+    def _kaldi(self, phrases: list[str] | None) -> tuple[vosk.KaldiRecognizer, frozenset[str]]:
+        model = self._loaded()
+        allowed: frozenset[str] = frozenset()
+        if phrases is None:
+            with self._spares_lock:
+                if self._spares:
+                    return self._spares.pop(), allowed
+        try:
+            if phrases is None:
+                rec = vosk.KaldiRecognizer(model, self.sample_rate)
+            else:
+                grammar, allowed = self._grammar(phrases)
+                rec = vosk.KaldiRecognizer(model, self.sample_rate, grammar)
+                rec.SetMaxAlternatives(N_BEST)
+        except Exception as exc:
+            raise SpeechError(f"cannot create a Vosk recognizer: {exc}") from exc
+        rec.SetWords(True)
+        return rec, allowed
+
+    def _spare(self, rec: vosk.KaldiRecognizer) -> None:
+        """Keep a free-vocabulary decoder for the next stream (called in the pool)."""
+        # FinalResult (not Reset) so the next caller's audio starts a fresh feature
+        # pipeline: no adaptation carried over from another call.
+        rec.FinalResult()
+        with self._spares_lock:
+            if not self._closed and len(self._spares) < self.spare_free_decoders:
+                self._spares.append(rec)
+
+    def close(self) -> None:
+        """Finish queued decoding and stop the pool's threads (blocking)."""
+        self._closed = True
+        self._pool.shutdown(wait=True)
+        with self._spares_lock:
+            self._spares.clear()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await asyncio.to_thread(self.close)
+
+    async def __aenter__(self) -> Recognizer:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class RecognitionStream:
+    """One utterance-at-a-time decoder: feed audio, then ask for the final result.
+
+    Vosk compiles a phrase list into a bigram over the phrases' words, so it may hear word
+    sequences that are no phrase at all ("낼게요 낼게요"). A grammar stream therefore asks
+    for the n-best and answers with the likeliest alternative that is exactly one of the
+    phrases; its confidence is that phrase's share of the n-best likelihood among the
+    alternatives that are phrases. A free-vocabulary stream answers with Vosk's 1-best and
+    the mean of its word confidences.
+    """
+
+    def __init__(self, owner: Recognizer, phrases: list[str] | None):
+        self._owner = owner
+        self._phrases = phrases
+        self._rec: vosk.KaldiRecognizer | None = None
+        self._allowed: frozenset[str] = frozenset()
+        self._segments: list[dict[str, Any]] = []
+        self._closed = False
+        self._jobs = SerialJobs(owner._pool)
+        self._jobs.submit(self._decoder)  # build the decoder before the first audio arrives
+
+    async def feed(self, pcm: bytes) -> None:
+        """Decode 16-bit little-endian mono samples at the recognizer's sample rate."""
+        if pcm:
+            await self._run(self._accept, bytes(pcm))
+
+    async def result(self) -> tuple[str, float]:
+        """The final text ('' if nothing was recognized) and its confidence (0-1); resets."""
+        return await self._run(self._final)
+
+    def close(self) -> None:
+        """Free the decoder once queued work is done."""
+        if not self._closed:
+            self._closed = True
+            self._jobs.submit(self._release)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise RuntimeError("recognition stream is closed")
+        return await asyncio.wrap_future(self._jobs.submit(fn, *args))
+
+    def _decoder(self) -> vosk.KaldiRecognizer:
+        if self._rec is None:
+            self._rec, self._allowed = self._owner._kaldi(self._phrases)
+        return self._rec
+
+    def _accept(self, pcm: bytes) -> None:
+        rec = self._decoder()
+        try:
+            if rec.AcceptWaveform(pcm):
+                # Kaldi found an endpoint inside this audio: keep that segment or it is lost.
+                self._segments.append(json.loads(rec.Result()))
+        except Exception as exc:
+            raise SpeechError(f"Vosk failed to decode audio: {exc}") from exc
+
+    def _final(self) -> tuple[str, float]:
+        segments = [*self._segments, json.loads(self._decoder().FinalResult())]
+        self._segments.clear()
+        if self._phrases is None:
+            return best_words(segments)
+        return best_phrase(segments, self._allowed)
+
+    def _release(self) -> None:
+        rec, self._rec = self._rec, None
+        self._segments.clear()
+        if rec is not None and self._phrases is None:
+            self._owner._spare(rec)
+
+
+def best_words(segments: Sequence[dict[str, Any]]) -> tuple[str, float]:
+    """Text and mean word confidence of 1-best results, leaving out segments that heard nothing."""
+    texts: list[str] = []
+    confs: list[float] = []
+    for segment in segments:
+        text = segment.get("text", "").strip()
+        if text in ("", UNKNOWN):
+            continue
+        texts.append(text)
+        confs.extend(float(word.get("conf", 0.0)) for word in segment.get("result", []))
+    if not texts:
+        return "", 0.0
+    return " ".join(texts), (sum(confs) / len(confs) if confs else 0.0)
+
+
+def best_phrase(segments: Sequence[dict[str, Any]], allowed: frozenset[str]) -> tuple[str, float]:
+    """The allowed phrase the n-best results favour most, and its share among allowed phrases.
+
+    Scores are log-likelihoods. With several segments (Kaldi split the turn) the most
+    confident one wins: a turn answers with one phrase.
+    """
+    best = ("", 0.0)
+    for segment in segments:
+        scores: dict[str, list[float]] = {}
+        for alternative in segment.get("alternatives", []):
+            text = " ".join(alternative.get("text", "").split())
+            if text in allowed:
+                scores.setdefault(text, []).append(float(alternative["confidence"]))
+        if not scores:
+            continue
+        top = max(max(s) for s in scores.values())
+        mass = {text: sum(math.exp(x - top) for x in s) for text, s in scores.items()}
+        total = sum(mass.values())
+        text, weight = max(mass.items(), key=lambda item: item[1])
+        if weight / total >= best[1]:
+            best = (text, weight / total)
+    return best

@@ -1,0 +1,138 @@
+"""The Channel over FastAGI: prompts with STREAM FILE, listening with short RECORD FILE chunks.
+
+Listening records the customer in chunks of ``listen.chunk_ms``; our endpointer decides when
+the turn ends and Vosk recognizes the utterance against the step's phrases. A chunk that
+brought fewer samples than its duration is padded with silence: a line that sends no frames
+(Local channels, SIP with DTX) is silent, not frozen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+from bot.config import Settings
+from bot.domain import Heard
+from bot.errors import AgiError
+from bot.speech.asr import Recognizer
+from bot.speech.endpoint import Endpointer, EndpointState
+from bot.speech.tts import Synthesizer
+from bot.speech.wav import read_pcm, write_pcm
+from bot.telephony.agi import AgiSession
+from bot.telephony.agi_protocol import AgiReply
+from bot.telephony.channel import Hangup, ListenSpec
+
+log = logging.getLogger(__name__)
+
+BYTES_PER_MS = 16  # 8 kHz, 16-bit mono
+PRE_ROLL_MS = 300  # audio kept before detected speech so the first syllable reaches the recognizer
+
+
+class AgiChannel:
+    """One answered call as a :class:`bot.telephony.channel.Channel`."""
+
+    def __init__(self, session: AgiSession, *, settings: Settings, synth: Synthesizer,
+                 recognizer: Recognizer, call_id: str):
+        self.session = session
+        self.settings = settings
+        self.synth = synth
+        self.recognizer = recognizer
+        self.call_id = call_id
+        self._turn = 0
+        self.last_utterance: Path | None = None
+
+    async def say(self, text: str, *, language: str, dtmf: str = "") -> str:
+        path = await self.synth.prompt(text, language)
+        asterisk_path = f"{self.settings.asterisk.sounds_dir.rstrip('/')}/{path.stem}"
+        reply = await self.session.command("STREAM FILE", asterisk_path, dtmf)
+        return await self._digit(reply, "STREAM FILE")
+
+    async def listen(self, spec: ListenSpec) -> Heard:
+        cfg = self.settings.listen
+        self._turn += 1
+        endpointer = Endpointer(
+            self.settings.speech.sample_rate, no_input_s=spec.no_input_s,
+            end_silence_ms=cfg.end_silence_ms, max_speech_s=spec.max_speech_s,
+            energy_threshold=cfg.energy_threshold,
+        )
+        stream = self.recognizer.stream(list(spec.phrases))
+        spool = self.settings.asterisk.spool_dir.rstrip("/")
+        pending = bytearray()  # audio not yet fed: the pre-roll while waiting for speech
+        utterance = bytearray()
+        chunk_bytes = cfg.chunk_ms * BYTES_PER_MS
+        started = time.monotonic()
+        try:
+            for k in range(100_000):
+                name = f"{spool}/{self.call_id}-{self._turn}-{k}"
+                reply = await self.session.command(
+                    "RECORD FILE", name, "wav", spec.dtmf, str(cfg.chunk_ms))
+                pcm = self._take_chunk(name)
+                digit = await self._digit(reply, "RECORD FILE")
+                if digit:
+                    return Heard(digit=digit)
+                if len(pcm) < chunk_bytes - 20 * BYTES_PER_MS:
+                    pcm += bytes(chunk_bytes - len(pcm))
+                state = endpointer.push(pcm)
+                if state is EndpointState.WAITING:
+                    pending += pcm
+                    del pending[: max(0, len(pending) - PRE_ROLL_MS * BYTES_PER_MS)]
+                    continue
+                if state is EndpointState.DONE_NO_INPUT:
+                    return Heard()
+                if pending:
+                    pcm, pending = bytes(pending) + pcm, bytearray()
+                utterance += pcm
+                await stream.feed(pcm)
+                if state in (EndpointState.DONE_SPEECH, EndpointState.DONE_MAX):
+                    break
+            text, confidence = await stream.result()
+        finally:
+            stream.close()
+        self.last_utterance = self._keep_utterance(bytes(utterance))
+        log.debug("turn %d heard %d ms in %.0f ms", self._turn, endpointer.speech_ms,
+                  (time.monotonic() - started) * 1000)
+        return Heard(text=text, confidence=confidence, audio_ms=len(utterance) // BYTES_PER_MS)
+
+    async def hangup(self) -> None:
+        with contextlib.suppress(Hangup):
+            await self.session.command("HANGUP")
+
+    async def _digit(self, reply: AgiReply, verb: str) -> str:
+        """The DTMF key in a STREAM FILE / RECORD FILE reply, '' if none.
+
+        ``result=-1`` is a hangup or a failure; Asterisk sends its HANGUP line after the
+        reply, so a NOOP tells the two apart.
+        """
+        if reply.result == "-1":
+            if not self.session.hung_up:
+                await self.session.command("NOOP")
+            if self.session.hung_up:
+                raise Hangup("customer")
+            raise AgiError(f"{verb} failed ({reply.data or 'no reason given'})")
+        value = reply.result_int
+        if reply.data == "dtmf" or (value > 1 and reply.data != "timeout"):
+            return chr(value)
+        return ""
+
+    def _take_chunk(self, name: str) -> bytes:
+        path = self.settings.host_path(name + ".wav")
+        try:
+            return read_pcm(path, sample_rate=self.settings.speech.sample_rate)
+        except FileNotFoundError:
+            return b""
+        except (OSError, ValueError) as exc:
+            raise AgiError(f"cannot read recorded chunk {path.name}: {exc}") from exc
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _keep_utterance(self, pcm: bytes) -> Path | None:
+        """Keep each utterance (for QA and disputes) under spool_dir/<call id>/."""
+        if not pcm:
+            return None
+        folder = self.settings.host_path(self.settings.asterisk.spool_dir) / self.call_id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"turn-{self._turn:02d}.wav"
+        write_pcm(path, pcm, sample_rate=self.settings.speech.sample_rate)
+        return path

@@ -1,0 +1,76 @@
+"""The integration tier: the real Asterisk 22 sandbox, real espeak-ng and Vosk, real SQLite.
+
+These tests are not optional: a machine that cannot run the sandbox fails them, with the
+sandbox's own error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.commands import load_personas, persona_debtor
+from bot.config import Settings
+from bot.controller import Controller
+from bot.domain import Debtor
+from bot.speech.asr import Recognizer
+from bot.speech.tts import Synthesizer
+from bot.store.repo import Store, open_store
+from bot.telephony.sandbox import Sandbox
+from bot.telephony.sim import PersonasFile, read_personas
+
+PERSONAS = Path(__file__).with_name("personas.yaml")
+
+
+@pytest.fixture(scope="session")
+def sandbox_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    db = tmp_path_factory.mktemp("db") / "collbot.db"
+    return Settings.model_validate({
+        "database": {"url": f"sqlite:///{db}"},
+        "dial": {"ring_timeout_s": 4},
+        "listen": {"no_input_s": 4},
+    })
+
+
+@pytest.fixture(scope="session")
+def sandbox(sandbox_settings: Settings) -> Iterator[Sandbox]:
+    box = Sandbox(sandbox_settings)
+    box.up()
+    asyncio.run(load_personas(sandbox_settings, PERSONAS))
+    yield box
+
+
+@pytest.fixture(scope="session")
+def personas(sandbox: Sandbox) -> PersonasFile:
+    return read_personas(PERSONAS)
+
+
+@pytest.fixture(scope="session")
+def debtors(personas: PersonasFile, sandbox_settings: Settings) -> dict[str, Debtor]:
+    found = {}
+    for p in personas.personas:
+        debtor = persona_debtor(p, sandbox_settings)
+        assert debtor is not None
+        found[p.number] = debtor
+    return found
+
+
+@pytest.fixture(scope="session")
+def store(sandbox_settings: Settings, debtors: dict[str, Debtor]) -> Iterator[Store]:
+    st = open_store(sandbox_settings.database.url)
+    for debtor in debtors.values():
+        st.upsert_debtor(debtor)
+    yield st
+    st.close()
+
+
+@pytest.fixture
+async def controller(sandbox: Sandbox, sandbox_settings: Settings, store: Store) -> AsyncIterator[Controller]:
+    s = sandbox_settings
+    async with Synthesizer(s.tts_cache_dir(), rate=s.tts.rate, shape=s.prompt_shape()) as synth, \
+            Recognizer(s.speech.model_dir, workers=s.speech.workers) as recognizer, \
+            Controller(s, store, recognizer=recognizer, synth=synth) as ctl:
+        yield ctl

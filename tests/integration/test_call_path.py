@@ -1,0 +1,92 @@
+"""One reminder call end to end on the real sandboxed Asterisk, for each kind of customer."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.controller import Controller, local_today
+from bot.domain import CallResult, Debtor, EventKind, Outcome
+from bot.store.repo import Store
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize(("number", "result", "causes"), [
+    ("+821055550104", CallResult.NO_ANSWER, None),
+    ("+821055550105", CallResult.BUSY, None),
+    ("+821055550106", CallResult.CONGESTION, None),
+])
+async def test_each_unanswered_originate_result(controller: Controller, debtors: dict[str, Debtor],
+                                                store: Store, number: str, result: CallResult,
+                                                causes: object) -> None:
+    report = await controller.call(debtors[number])
+    assert report.result is result
+    assert report.outcome is None
+    [attempt] = [a for a in store.attempts_for(debtors[number].id) if a.id == report.attempt_id]
+    assert attempt.result == result.value
+    assert attempt.state == "completed"
+
+
+async def test_number_without_persona_fails_like_unallocated(controller: Controller,
+                                                             store: Store) -> None:
+    ghost = Debtor("T-GHOST", "유령", "+821055559999", amount=__import__("decimal").Decimal(1))
+    store.upsert_debtor(ghost)
+    report = await controller.call(ghost)
+    assert report.result is CallResult.FAILED
+
+
+async def test_spoken_promise_is_recognized_through_asterisk_audio(
+        controller: Controller, debtors: dict[str, Debtor], store: Store) -> None:
+    debtor = debtors["+821055550101"]
+    report = await controller.call(debtor)
+    assert report.result is CallResult.ANSWERED
+    assert report.outcome is Outcome.PROMISE_TO_PAY
+    tomorrow = local_today(debtor.phone) + dt.timedelta(days=1)
+    assert report.detail["promise_date"] == tomorrow.isoformat()
+    events = store.events_for(report.attempt_id)
+    heard = [e for e in events if e.kind is EventKind.RECOGNITION]
+    assert [e.data["text"] for e in heard] == ["내일 낼게요"]
+    assert 0 < float(heard[0].data["confidence"]) <= 1  # type: ignore[arg-type]
+    assert [e.data["by"] for e in events if e.kind is EventKind.HANGUP] == ["robot"]
+
+
+async def test_spoken_refusal(controller: Controller, debtors: dict[str, Debtor]) -> None:
+    report = await controller.call(debtors["+821055550102"])
+    assert (report.result, report.outcome) == (CallResult.ANSWERED, Outcome.REFUSED)
+
+
+async def test_dtmf_reply(controller: Controller, debtors: dict[str, Debtor], store: Store) -> None:
+    report = await controller.call(debtors["+821055550103"])
+    assert (report.result, report.outcome) == (CallResult.ANSWERED, Outcome.REFUSED)
+    digits = [e.data["digit"] for e in store.events_for(report.attempt_id) if e.kind is EventKind.DTMF]
+    assert digits == ["2"]
+
+
+async def test_customer_hangs_up_mid_prompt(controller: Controller, debtors: dict[str, Debtor],
+                                            store: Store) -> None:
+    report = await controller.call(debtors["+821055550107"])
+    assert report.result is CallResult.ANSWERED
+    assert report.outcome is Outcome.HUNG_UP
+    events = store.events_for(report.attempt_id)
+    [hangup] = [e for e in events if e.kind is EventKind.HANGUP]
+    assert hangup.data["by"] == "customer"
+    # it happened during the greeting: the robot never got to listen
+    assert not [e for e in events if e.kind in (EventKind.RECOGNITION, EventKind.NO_INPUT)]
+    [attempt] = [a for a in store.attempts_for(debtors["+821055550107"].id) if a.id == report.attempt_id]
+    assert attempt.outcome == Outcome.HUNG_UP.value
+    assert attempt.hangup_cause == 16
+
+
+async def test_concurrent_calls_each_get_their_own_outcome(
+        controller: Controller, debtors: dict[str, Debtor]) -> None:
+    numbers = ["+821055550101", "+821055550102", "+821055550103", "+821055550105"]
+    reports = await controller.call_many([debtors[n] for n in numbers], concurrency=4)
+    got = {r.debtor_id: (r.result, r.outcome) for r in reports}
+    assert got == {
+        "T-0101": (CallResult.ANSWERED, Outcome.PROMISE_TO_PAY),
+        "T-0102": (CallResult.ANSWERED, Outcome.REFUSED),
+        "T-0103": (CallResult.ANSWERED, Outcome.REFUSED),
+        "T-0105": (CallResult.BUSY, None),
+    }

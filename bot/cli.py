@@ -20,7 +20,8 @@ sandbox_app = typer.Typer(no_args_is_help=True, help="The bundled sandbox Asteri
 sim_app = typer.Typer(no_args_is_help=True, help="Simulated carrier and customers in the sandbox.")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(sim_app, name="sim")
-out = Console()
+# Tables stay readable when the output is a file or a CI log, not only in a wide terminal.
+out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
 
 ConfigOpt = Annotated[
@@ -91,6 +92,7 @@ def call(personas: Annotated[Path, typer.Argument(help="Personas file whose entr
 
     rows = asyncio.run(call_personas(settings(), personas, concurrency=concurrency, progress=_progress))
     _print_table(rows)
+    _exit_on_mismatch(rows)
 
 
 @app.command("demo")
@@ -109,27 +111,40 @@ def demo(personas: Annotated[Path, typer.Argument(help="Personas file.")] = Path
     out.print(f"database: {s.database.url}\nlogs: {s.log.file or 'var/collbot.log'}\n"
               f"recordings: {s.host_path(s.asterisk.spool_dir)}\n"
               f"demo took {time.monotonic() - started:.0f}s")
+    _exit_on_mismatch(rows)
+
+
+def _exit_on_mismatch(rows: list[dict[str, str]]) -> None:
+    if any(r["ok"] == "NO" for r in rows):
+        err.print("collbot: some calls did not end as their personas expect (rows marked NO)")
+        raise typer.Exit(1)
 
 
 def _progress(row: dict[str, str]) -> None:
     err.print(f"[dim]{row['number']}: {row['result']} {row['outcome']}[/dim]")
 
 
+COLUMNS = ("number", "debtor", "behavior", "result", "cause", "outcome", "detail", "expected", "ok")
+
+
 def _print_table(rows: list[dict[str, str]]) -> None:
     table = Table(title="collbot calls")
-    for column in ("number", "debtor", "behavior", "result", "cause", "outcome", "detail", "expected"):
-        table.add_column(column)
+    for column in COLUMNS:
+        table.add_column(column, no_wrap=column != "detail")
     for row in rows:
-        table.add_row(*(row[c] for c in ("number", "debtor", "behavior", "result", "cause",
-                                          "outcome", "detail", "expected")))
+        table.add_row(*(row[c] for c in COLUMNS))
     out.print(table)
+    checked = [r for r in rows if r["expected"]]
+    matched = sum(r["ok"] == "yes" for r in checked)
+    out.print(f"{len(rows)} calls; {matched} of {len(checked)} ended as their persona expects")
 
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except CollbotError as exc:
-        err.print(f"collbot: error: {exc}", markup=False, highlight=False)
+        print(f"collbot: error: {exc}", file=sys.stderr)  # never wrapped or styled: one line per problem
         sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
         err.print("collbot: interrupted")

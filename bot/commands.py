@@ -60,10 +60,12 @@ async def call_personas(settings: Settings, path: Path, *, concurrency: int,
 
 def _row(persona: Persona, r: CallReport) -> dict[str, str]:
     detail = ", ".join(f"{k}={v}" for k, v in r.detail.items())
+    got = r.outcome.value if r.outcome else r.result.value
+    expected = persona.expect.value if persona.expect else ""
     return {
         "number": mask(persona.number), "debtor": persona.debtor.id if persona.debtor else "",
         "behavior": persona.behavior, "result": r.result.value,
         "cause": "" if r.cause is None else str(r.cause),
         "outcome": r.outcome.value if r.outcome else "", "detail": detail,
-        "expected": persona.expect.value if persona.expect else "",
+        "expected": expected, "ok": ("yes" if got == expected else "NO") if expected else "",
     }

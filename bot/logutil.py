@@ -66,7 +66,10 @@ def setup_logging(settings: Settings) -> list[logging.Handler]:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConfigError(f"cannot open the log file: {reason}", path=str(path)) from exc
-    handlers = [file_handler, logging.StreamHandler()]
+    console = logging.StreamHandler()
+    # The terminal shows problems; the file keeps the configured detail.
+    console.setLevel(max(logging.WARNING, logging.getLevelName(settings.log.level)))
+    handlers = [file_handler, console]
     formatter = logging.Formatter(FORMAT)
     root = logging.getLogger()
     for handler in handlers:
@@ -75,6 +78,8 @@ def setup_logging(settings: Settings) -> list[logging.Handler]:
         setattr(handler, _OURS, True)
         root.addHandler(handler)
     root.setLevel(settings.log.level)
+    # transitions logs every state change at INFO; our dialogue records those as call events.
+    logging.getLogger("transitions").setLevel(logging.WARNING)
     return handlers
 
 

@@ -168,9 +168,9 @@ class RecognitionStream:
     Vosk compiles a phrase list into a bigram over the phrases' words, so it may hear word
     sequences that are no phrase at all ("낼게요 낼게요"). A grammar stream therefore asks
     for the n-best and answers with the likeliest alternative that is exactly one of the
-    phrases; its confidence is that phrase's share of the n-best likelihood among the
-    alternatives that are phrases. A free-vocabulary stream answers with Vosk's 1-best and
-    the mean of its word confidences.
+    phrases (unless hearing nothing is likelier); its confidence is that phrase's share of
+    the n-best likelihood, so a phrase rescued from behind a non-phrase scores low. A
+    free-vocabulary stream answers with Vosk's 1-best and the mean of its word confidences.
     """
 
     def __init__(self, owner: Recognizer, phrases: list[str] | None):
@@ -247,24 +247,31 @@ def best_words(segments: Sequence[dict[str, Any]]) -> tuple[str, float]:
 
 
 def best_phrase(segments: Sequence[dict[str, Any]], allowed: frozenset[str]) -> tuple[str, float]:
-    """The allowed phrase the n-best results favour most, and its share among allowed phrases.
+    """The allowed phrase the n-best results favour most, and its share of all their likelihood.
 
-    Scores are log-likelihoods. With several segments (Kaldi split the turn) the most
-    confident one wins: a turn answers with one phrase.
+    Scores are log-likelihoods. Hearing nothing (the empty alternative) competes with the
+    phrases, so near-silence is not forced into one; alternatives that are no phrase only
+    lower the confidence. With several segments (Kaldi split the turn) the most confident
+    one wins: a turn answers with one phrase.
     """
     best = ("", 0.0)
     for segment in segments:
-        scores: dict[str, list[float]] = {}
-        for alternative in segment.get("alternatives", []):
-            text = " ".join(alternative.get("text", "").split())
-            if text in allowed:
-                scores.setdefault(text, []).append(float(alternative["confidence"]))
-        if not scores:
+        scored = [
+            (" ".join(alternative.get("text", "").split()), float(alternative["confidence"]))
+            for alternative in segment.get("alternatives", [])
+            if "confidence" in alternative
+        ]
+        if not scored:
             continue
-        top = max(max(s) for s in scores.values())
-        mass = {text: sum(math.exp(x - top) for x in s) for text, s in scores.items()}
-        total = sum(mass.values())
-        text, weight = max(mass.items(), key=lambda item: item[1])
-        if weight / total >= best[1]:
-            best = (text, weight / total)
+        top = max(score for _, score in scored)
+        mass: dict[str, float] = {}
+        for text, score in scored:
+            mass[text] = mass.get(text, 0.0) + math.exp(score - top)
+        candidates = [(weight, text) for text, weight in mass.items() if text in allowed or not text]
+        if not candidates:
+            continue
+        weight, text = max(candidates)
+        share = weight / sum(mass.values())
+        if text and share >= best[1]:
+            best = (text, share)
     return best

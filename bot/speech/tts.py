@@ -1,8 +1,8 @@
 """Prompt synthesis for calls: each prompt rendered once into a content-addressed WAV cache.
 
-A prompt becomes an 8 kHz, 16-bit, mono WAV named by a hash of what shaped it (engine tag,
-voice, rate, text), so Asterisk plays it straight from the cache and a changed text, voice or
-rate is a new file. Rendering happens in up to ``workers`` child processes
+A prompt becomes an 8 kHz, 16-bit, mono WAV named by a hash of what made it (engine tag,
+voice, rate, shape, text), so Asterisk plays it straight from the cache and any change is a
+new file. Rendering happens in up to ``workers`` child processes
 (`bot.speech.synth_worker`), each driven by one thread of a small pool, because libespeak-ng
 renders one prompt at a time per process; a child that dies costs one retry, not the bot.
 """

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
+from array import array
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -54,12 +56,21 @@ async def test_each_phrase_is_recognized_exactly(recognizer: Recognizer, spoken:
     text, confidence = await recognize(stream, spoken[phrase])
     stream.close()
     assert text == phrase
-    assert 0.5 <= confidence <= 1.0
+    assert 0.0 < confidence <= 1.0
 
 
 async def test_silence_is_heard_as_nothing(recognizer: Recognizer):
     stream = recognizer.stream(GRAMMAR)
     assert await recognize(stream, bytes(16000 * 2)) == ("", 0.0)
+    stream.close()
+
+
+async def test_quiet_line_noise_is_not_forced_into_a_phrase(recognizer: Recognizer):
+    # The Korean model has no [unk] word, so the grammar alone would say "네" to this.
+    noise = random.Random(1)
+    pcm = array("h", (int(noise.gauss(0, 300)) for _ in range(16000))).tobytes()
+    stream = recognizer.stream(GRAMMAR)
+    assert await recognize(stream, pcm) == ("", 0.0)
     stream.close()
 
 
@@ -164,9 +175,17 @@ def test_the_best_phrase_is_the_likeliest_alternative_that_is_a_phrase():
     }
     text, confidence = best_phrase([segment], allowed)
     assert text == "내일 낼게요"
-    weights = [math.exp(x - 63.0) for x in (63.0, 61.0, 60.0)]
-    assert confidence == pytest.approx((weights[0] + weights[2]) / sum(weights))
+    weights = [math.exp(x - 65.0) for x in (65.0, 63.0, 61.0, 60.0)]
+    assert confidence == pytest.approx((weights[1] + weights[3]) / sum(weights))
+
+
+def test_hearing_nothing_competes_with_the_phrases():
+    allowed = frozenset(["네"])
+    quiet = {"alternatives": [{"text": "", "confidence": 72.0}, {"text": "네", "confidence": 70.0}]}
+    assert best_phrase([quiet], allowed) == ("", 0.0)
     assert best_phrase([{"alternatives": [{"text": "", "confidence": 1.0}]}], allowed) == ("", 0.0)
+    spoken = {"alternatives": [{"text": "네", "confidence": 80.0}]}
+    assert best_phrase([quiet, spoken], allowed) == ("네", 1.0)
 
 
 def test_free_results_skip_segments_that_heard_nothing():

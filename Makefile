@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	@echo "creating $(VENV) with collbot and its dependencies"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,models,postgres,agi]'
+	$(BIN)/pip install -q -e '.[dev,models,postgres]'
 	@touch $@
 
 sandbox: setup

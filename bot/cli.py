@@ -19,7 +19,11 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="collbot: a v
 sandbox_app = typer.Typer(no_args_is_help=True, help="The bundled sandbox Asterisk (Debian sid, chrooted).")
 sim_app = typer.Typer(no_args_is_help=True, help="Simulated carrier and customers in the sandbox.")
 app.add_typer(sandbox_app, name="sandbox")
+script_app = typer.Typer(no_args_is_help=True, help="Call scripts: check, chat, graph and test them.")
 app.add_typer(sim_app, name="sim")
+app.add_typer(script_app, name="script")
+DEFAULT_SCRIPT = Path("scripts/reminder-ko.yaml")
+ScriptOpt = Annotated[Path, typer.Option("--script", help="Call script the robot follows.")]
 # Tables stay readable when the output is a file or a CI log, not only in a wide terminal.
 out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
@@ -86,26 +90,25 @@ def sim_load(personas: Annotated[Path, typer.Argument(help="Personas YAML file."
 
 @app.command("call")
 def call(personas: Annotated[Path, typer.Argument(help="Personas file whose entries carry debtor data.")],
+         script: ScriptOpt = DEFAULT_SCRIPT,
          concurrency: Annotated[int, typer.Option(min=1, max=500, help="Calls in flight at once.")] = 10) -> None:
     """Call every persona that carries debtor data and print one row per call."""
-    from bot.commands import call_personas
+    from bot.commands import call_personas, compiled_script
 
-    rows = asyncio.run(call_personas(settings(), personas, concurrency=concurrency, progress=_progress))
+    compiled = compiled_script(settings(), script)
+    rows = asyncio.run(call_personas(settings(), personas, script=compiled, concurrency=concurrency,
+                                     progress=_progress))
     _print_table(rows)
     _exit_on_mismatch(rows)
 
 
 @app.command("demo")
 def demo(personas: Annotated[Path, typer.Argument(help="Personas file.")] = Path("demo/personas.yaml"),
+         script: ScriptOpt = DEFAULT_SCRIPT,
          concurrency: Annotated[int, typer.Option(min=1, max=500)] = 10) -> None:
     """Start the sandbox, load the demo customers, call them and show what happened."""
-    from bot.commands import call_personas, load_personas
-    from bot.telephony.sandbox import Sandbox
-
     started = time.monotonic()
-    Sandbox(settings(), progress=lambda m: err.print(f"[dim]{m}[/dim]")).up()
-    asyncio.run(load_personas(settings(), personas))
-    rows = asyncio.run(call_personas(settings(), personas, concurrency=concurrency, progress=_progress))
+    rows = _bench(script, personas, concurrency)
     _print_table(rows)
     s = settings()
     out.print(f"database: {s.database.url}\nlogs: {s.log.file or 'var/collbot.log'}\n"
@@ -118,6 +121,113 @@ def _exit_on_mismatch(rows: list[dict[str, str]]) -> None:
     if any(r["ok"] == "NO" for r in rows):
         err.print("collbot: some calls did not end as their personas expect (rows marked NO)")
         raise typer.Exit(1)
+
+
+def _bench(script: Path, personas: Path, concurrency: int) -> list[dict[str, str]]:
+    from bot.commands import call_personas, compiled_script, load_personas
+    from bot.telephony.sandbox import Sandbox
+
+    compiled = compiled_script(settings(), script)  # a broken script never calls anyone
+    Sandbox(settings(), progress=lambda m: err.print(f"[dim]{m}[/dim]")).up()
+    asyncio.run(load_personas(settings(), personas))
+    return asyncio.run(call_personas(settings(), personas, script=compiled, concurrency=concurrency,
+                                     progress=_progress))
+
+
+@script_app.command("check")
+def script_check(file: Annotated[Path, typer.Argument(help="Call script (YAML).")],
+                 model: Annotated[Path | None, typer.Option("--model", help="Vosk model directory.")] = None) -> None:
+    """Check a script: schema, graph, placeholders, disclosure order and vocabulary."""
+    from bot.commands import check_script
+
+    problems, note = check_script(settings(), file, model)
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"collbot: error: {file}: {len(problems)} problem(s)", file=sys.stderr)
+        raise typer.Exit(1)
+    out.print(f"{file}: ok ({note})", highlight=False)
+
+
+@script_app.command("graph")
+def script_graph(file: Annotated[Path, typer.Argument(help="Call script (YAML).")],
+                 fmt: Annotated[str, typer.Option("--format", help="mermaid or dot.")] = "mermaid") -> None:
+    """Print the script's steps as a Mermaid or Graphviz diagram."""
+    from bot.dialogue import graph
+    from bot.dialogue.checker import load_script
+
+    if fmt not in ("mermaid", "dot"):
+        raise typer.BadParameter("--format is mermaid or dot")
+    script, _ = load_script(file)
+    sys.stdout.write(graph.mermaid(script) if fmt == "mermaid" else graph.dot(script))
+
+
+@script_app.command("chat")
+def script_chat(
+    file: Annotated[Path, typer.Argument(help="Call script (YAML).")],
+    debtor: Annotated[list[str] | None, typer.Option("--debtor", help="key=value, e.g. name=김민준.")] = None,
+    replies: Annotated[Path | None, typer.Option("--replies", help="YAML list of replies instead of typing.")] = None,
+    today: Annotated[str | None, typer.Option(help="Date the conversation happens (YYYY-MM-DD).")] = None,
+) -> None:
+    """Talk to a script in text: type replies, '#1' for a key, empty for silence, /hangup."""
+    import datetime as dt
+
+    from bot.commands import chat, compiled_script, debtor_from_values
+    from bot.dialogue.chat import ChatChannel, reply_from_line
+    from bot.errors import InputError
+
+    compiled = compiled_script(settings(), file)
+    values = dict(_pair(v) for v in debtor or [])
+    person = debtor_from_values(values, compiled.script.language)
+    queue = _replies(replies) if replies else None
+
+    def next_reply(spec: object) -> object:
+        if queue is not None:
+            return queue.pop(0) if queue else None
+        try:
+            return reply_from_line(input("you> "))
+        except EOFError:
+            return {"hangup": True}
+
+    try:
+        day = dt.date.fromisoformat(today) if today else dt.date.today()
+    except ValueError as exc:
+        raise InputError(f"--today: {exc}") from exc
+    channel = ChatChannel(next_reply, lambda line: print(line))  # type: ignore[arg-type]
+    result = asyncio.run(chat(compiled, person, channel, today=day))
+    print(f"path: {' > '.join(result.path)}")
+    print(f"slots: {', '.join(f'{k}={v}' for k, v in result.slots.items()) or '-'}")
+    detail = ", ".join(f"{k}={v}" for k, v in result.detail.items())
+    print(f"outcome: {result.outcome.value}" + (f" ({detail})" if detail else ""))
+
+
+@script_app.command("test")
+def script_test(file: Annotated[Path, typer.Argument(help="Call script (YAML).")],
+                personas: Annotated[Path, typer.Argument(help="Personas with expect: outcomes.")],
+                concurrency: Annotated[int, typer.Option(min=1, max=500)] = 10) -> None:
+    """Call the personas through the sandbox Asterisk and compare outcomes with expect:."""
+    rows = _bench(file, personas, concurrency)
+    _print_table(rows)
+    _exit_on_mismatch(rows)
+
+
+def _pair(text: str) -> tuple[str, str]:
+    from bot.errors import InputError
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise InputError(f"--debtor {text!r}: write key=value")
+    return key.strip(), value.strip()
+
+
+def _replies(path: Path) -> list[object]:
+    from bot.errors import ConfigError
+    from bot.yamlfile import load_yaml
+
+    loaded = load_yaml(path) if path.suffix in (".yaml", ".yml") else None
+    if loaded is None or not isinstance(loaded.data.get("replies"), list):
+        raise ConfigError("a replies file is YAML with a top-level 'replies:' list", path=str(path))
+    return list(loaded.data["replies"])
 
 
 def _progress(row: dict[str, str]) -> None:

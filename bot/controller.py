@@ -20,7 +20,8 @@ import phonenumbers
 from phonenumbers import timezone as phone_tz
 
 from bot.config import Settings
-from bot.dialogue.reminder import CallOutcome, Reminder
+from bot.dialogue.compiler import CompiledScript
+from bot.dialogue.session import CallOutcome, ScriptRun
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
 from bot.phone import dial_string, mask
 from bot.speech.asr import Recognizer
@@ -68,9 +69,10 @@ def local_today(e164: str, now: dt.datetime | None = None) -> dt.date:
 class Controller:
     """Places calls and runs their dialogues; use as ``async with Controller(...) as c``."""
 
-    def __init__(self, settings: Settings, store: Store, *, recognizer: Recognizer,
-                 synth: Synthesizer, ami: Ami | None = None):
+    def __init__(self, settings: Settings, store: Store, *, script: CompiledScript,
+                 recognizer: Recognizer, synth: Synthesizer, ami: Ami | None = None):
         self.settings = settings
+        self.script = script
         self.store = store
         self.recognizer = recognizer
         self.synth = synth
@@ -159,9 +161,7 @@ class Controller:
         debtor = live.debtor
         channel = AgiChannel(session, settings=self.settings, synth=self.synth,
                              recognizer=self.recognizer, call_id=attempt_id)
-        listen = self.settings.listen
-        dialogue = Reminder(debtor, today=local_today(debtor.phone), record=record,
-                            no_input_s=listen.no_input_s, max_speech_s=listen.max_speech_s)
+        dialogue = ScriptRun(self.script, debtor, today=local_today(debtor.phone), record=record)
         try:
             outcome = await dialogue.run(channel)
         except Exception as exc:  # a fault on our side ends this call politely, not the campaign

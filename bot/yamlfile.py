@@ -11,7 +11,7 @@ import datetime as dt
 import difflib
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -97,6 +97,7 @@ class LoadedYaml:
     positions: Mapping[Loc, tuple[int, int]] = field(default_factory=dict)
     plain: Mapping[Loc, str] = field(default_factory=dict)
     origins: Mapping[Loc, str] = field(default_factory=dict)
+    columns: bool = False  # name places as file:line:column (call scripts) instead of file:line
 
     def line(self, loc: Sequence[str | int]) -> int | None:
         """Line of ``loc`` or of its nearest ancestor that is in the file."""
@@ -113,7 +114,8 @@ class LoadedYaml:
             if prefix in self.origins:
                 return self.origins[prefix]
             if prefix in self.positions:
-                return f"{self._name()}:{self.positions[prefix][0]}"
+                line, column = self.positions[prefix]
+                return f"{self._name()}:{line}:{column}" if self.columns else f"{self._name()}:{line}"
         return self._name()
 
     def error(self, loc: Sequence[str | int], message: str) -> ConfigError:
@@ -129,7 +131,7 @@ class LoadedYaml:
         return str(self.path) if self.path is not None else None
 
 
-def load_yaml(path: Path) -> LoadedYaml:
+def load_yaml(path: Path, *, columns: bool = False) -> LoadedYaml:
     """Read ``path`` as strict YAML whose top level is a mapping (an empty file is ``{}``)."""
     try:
         with path.open("rb") as fh:
@@ -145,10 +147,10 @@ def load_yaml(path: Path) -> LoadedYaml:
         raise ConfigError(
             "not valid UTF-8 text; save the file as UTF-8", path=str(path), line=line
         ) from exc
-    return parse_yaml(text, path)
+    return parse_yaml(text, path, columns=columns)
 
 
-def parse_yaml(text: str, path: Path | None = None) -> LoadedYaml:
+def parse_yaml(text: str, path: Path | None = None, *, columns: bool = False) -> LoadedYaml:
     """Parse YAML text; ``path`` only names the source in errors."""
     where = str(path) if path is not None else None
     positions: dict[Loc, tuple[int, int]] = {}
@@ -176,7 +178,7 @@ def parse_yaml(text: str, path: Path | None = None) -> LoadedYaml:
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping of keys to values", path=where,
                           line=positions.get((), (1, 1))[0])
-    return LoadedYaml(path=path, data=data, positions=positions, plain=plain)
+    return LoadedYaml(path=path, data=data, positions=positions, plain=plain, columns=columns)
 
 
 def _compose_and_construct(text: str, positions: dict[Loc, tuple[int, int]],
@@ -241,12 +243,23 @@ def validate(model: type[M], loaded: LoadedYaml) -> M:
         return model.model_validate(loaded.data)
     except ValidationError as exc:
         problems = sorted(
-            (_describe(model, loaded, err) for err in exc.errors(include_url=False)),
+            _specific(_describe(model, loaded, err) for err in exc.errors(include_url=False)),
             key=lambda p: p[0] or 0,
         )
         err = ConfigError("\n".join(text for _, text in problems))
         err.path, err.line = loaded._path_str(), problems[0][0]
         raise err from exc
+
+
+def _specific(problems: Iterable[tuple[int | None, str]]) -> list[tuple[int | None, str]]:
+    """For a union (text or mapping), keep the specific complaint, not "should be a valid X"."""
+    found = list(dict.fromkeys(problems))
+    places: dict[str, int] = {}
+    for _, text in found:
+        place = text.rsplit(": ", 1)[0]
+        places[place] = places.get(place, 0) + 1
+    return [(line, text) for line, text in found
+            if not (places[text.rsplit(": ", 1)[0]] > 1 and ": Input should be a valid " in text)]
 
 
 def _describe(model: type[BaseModel], loaded: LoadedYaml, err: Any) -> tuple[int | None, str]:
@@ -280,7 +293,7 @@ def _data_prefix(loaded: LoadedYaml, loc: Loc) -> Loc:
 
 def _with_quote_hint(err: Any, raw: str | None) -> str:
     value = err.get("input")
-    message = str(err["msg"])
+    message = str(err["msg"]).removeprefix("Value error, ")
     if raw is None or isinstance(value, str):
         return message
     if err["type"] in {"literal_error", "enum"}:

@@ -49,6 +49,13 @@ class AgiChannel:
         reply = await self.session.command("STREAM FILE", asterisk_path, dtmf)
         return await self._digit(reply, "STREAM FILE")
 
+    async def play_file(self, name: str, *, dtmf: str = "") -> str:
+        """Play a recorded prompt kept under ``<sounds_dir>/recorded/`` (extension omitted)."""
+        stem = name.rsplit(".", 1)[0] if name.endswith((".wav", ".gsm", ".ulaw", ".sln")) else name
+        path = f"{self.settings.asterisk.sounds_dir.rstrip('/')}/recorded/{stem}"
+        reply = await self.session.command("STREAM FILE", path, dtmf)
+        return await self._digit(reply, "STREAM FILE")
+
     async def listen(self, spec: ListenSpec) -> Heard:
         cfg = self.settings.listen
         self._turn += 1

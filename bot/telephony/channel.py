@@ -38,6 +38,10 @@ class Channel(Protocol):
         """Speak ``text``; return a DTMF key that interrupted it ('' if none)."""
         ...
 
+    async def play_file(self, name: str, *, dtmf: str = "") -> str:
+        """Play a recorded prompt (a path inside the sounds directory); return an interrupting key."""
+        ...
+
     async def listen(self, spec: ListenSpec) -> Heard:
         """Wait for the customer's answer: speech recognized against ``spec.phrases`` or a key."""
         ...
@@ -61,7 +65,11 @@ class TextChannel:
         self.said.append(text)
         return ""
 
+    async def play_file(self, name: str, *, dtmf: str = "") -> str:
+        return await self.say(f"[recording {name}]", language="", dtmf=dtmf)
+
     async def listen(self, spec: ListenSpec) -> Heard:
+        """Like grammar recognition: a reply outside the phrases is heard as speech with no text."""
         if self.hung_up:
             raise Hangup("robot")
         if not self._replies:
@@ -72,7 +80,11 @@ class TextChannel:
                 raise Hangup("customer")
             digit = reply.get("dtmf", "")
             return Heard(digit=digit if digit and digit in spec.dtmf else "")
-        return Heard(text=reply, confidence=1.0) if reply in spec.phrases else Heard()
+        if not reply.strip():
+            return Heard()
+        if reply in spec.phrases:
+            return Heard(text=reply, confidence=1.0, audio_ms=100 * len(reply))
+        return Heard(audio_ms=100 * len(reply))
 
     async def hangup(self) -> None:
         self.hung_up = True

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands import load_personas, persona_debtor
-from bot.config import Settings
+from bot.commands import compiled_script, load_personas, persona_debtor
+from bot.config import Settings, load_settings
 from bot.controller import Controller
+from bot.dialogue.compiler import CompiledScript
 from bot.domain import Debtor
 from bot.speech.asr import Recognizer
 from bot.speech.tts import Synthesizer
@@ -23,15 +24,18 @@ from bot.telephony.sandbox import Sandbox
 from bot.telephony.sim import PersonasFile, read_personas
 
 PERSONAS = Path(__file__).with_name("personas.yaml")
+SCRIPT = Path(__file__).parents[2] / "scripts" / "reminder-ko.yaml"
 
 
 @pytest.fixture(scope="session")
 def sandbox_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The machine's settings (file and COLLBOT__ environment, as the CLI sees them), with a
+    throwaway database and a short ring timeout."""
     db = tmp_path_factory.mktemp("db") / "collbot.db"
-    return Settings.model_validate({
-        "database": {"url": f"sqlite:///{db}"},
-        "dial": {"ring_timeout_s": 4},
-        "listen": {"no_input_s": 4},
+    base = load_settings(None)
+    return base.model_copy(update={
+        "database": base.database.model_copy(update={"url": f"sqlite:///{db}"}),
+        "dial": base.dial.model_copy(update={"ring_timeout_s": 4.0}),
     })
 
 
@@ -67,10 +71,16 @@ def store(sandbox_settings: Settings, debtors: dict[str, Debtor]) -> Iterator[St
     st.close()
 
 
+@pytest.fixture(scope="session")
+def script(sandbox_settings: Settings) -> CompiledScript:
+    return compiled_script(sandbox_settings, SCRIPT)
+
+
 @pytest.fixture
-async def controller(sandbox: Sandbox, sandbox_settings: Settings, store: Store) -> AsyncIterator[Controller]:
+async def controller(script: CompiledScript, sandbox: Sandbox, sandbox_settings: Settings,
+                     store: Store) -> AsyncIterator[Controller]:
     s = sandbox_settings
     async with Synthesizer(s.tts_cache_dir(), rate=s.tts.rate, shape=s.prompt_shape()) as synth, \
             Recognizer(s.speech.model_dir, workers=s.speech.workers) as recognizer, \
-            Controller(s, store, recognizer=recognizer, synth=synth) as ctl:
+            Controller(s, store, script=script, recognizer=recognizer, synth=synth) as ctl:
         yield ctl

@@ -47,8 +47,10 @@ async def test_spoken_promise_is_recognized_through_asterisk_audio(
     assert report.detail["promise_date"] == tomorrow.isoformat()
     events = store.events_for(report.attempt_id)
     heard = [e for e in events if e.kind is EventKind.RECOGNITION]
-    assert [e.data["text"] for e in heard] == ["내일 낼게요"]
-    assert 0 < float(heard[0].data["confidence"]) <= 1  # type: ignore[arg-type]
+    assert [e.data["text"] for e in heard] == ["네", "내일 낼게요"]
+    assert all(0 < float(e.data["confidence"]) <= 1 for e in heard)  # type: ignore[arg-type]
+    steps = [e.data["step"] for e in events if e.kind is EventKind.STATE and "intent" not in e.data]
+    assert steps == ["greet", "verify", "ask", "check_date", "bye_promise"]
     assert [e.data["by"] for e in events if e.kind is EventKind.HANGUP] == ["robot"]
 
 
@@ -61,7 +63,7 @@ async def test_dtmf_reply(controller: Controller, debtors: dict[str, Debtor], st
     report = await controller.call(debtors["+821055550103"])
     assert (report.result, report.outcome) == (CallResult.ANSWERED, Outcome.REFUSED)
     digits = [e.data["digit"] for e in store.events_for(report.attempt_id) if e.kind is EventKind.DTMF]
-    assert digits == ["2"]
+    assert digits == ["1", "2"]
 
 
 async def test_customer_hangs_up_mid_prompt(controller: Controller, debtors: dict[str, Debtor],

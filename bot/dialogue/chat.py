@@ -1,0 +1,63 @@
+"""A text conversation with a script: what operators use to try a script without a phone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.domain import Heard
+from bot.telephony.channel import Hangup, ListenSpec
+
+Reply = str | dict[str, object]
+
+
+def reply_from_line(line: str) -> Reply:
+    """A typed line: '#12' presses keys, '' is silence, '/hangup' hangs up, anything else is speech."""
+    line = line.strip()
+    if line.startswith("#") and len(line) > 1:
+        return {"dtmf": line[1:]}
+    if line == "/hangup":
+        return {"hangup": True}
+    return line
+
+
+class ChatChannel:
+    """A Channel over text: the robot's words go to ``show``; replies come from ``next_reply``.
+
+    Speech behaves like grammar recognition: a phrase the step does not expect is heard as
+    speech without text (no match); an empty reply is silence (no input).
+    """
+
+    def __init__(self, next_reply: Callable[[ListenSpec], Reply | None], show: Callable[[str], None]):
+        self.next_reply = next_reply
+        self.show = show
+        self.hung_up = False
+
+    async def say(self, text: str, *, language: str, dtmf: str = "") -> str:
+        if self.hung_up:
+            raise Hangup("robot")
+        self.show(f"robot: {text}")
+        return ""
+
+    async def play_file(self, name: str, *, dtmf: str = "") -> str:
+        return await self.say(f"[plays recording {name}]", language="", dtmf=dtmf)
+
+    async def listen(self, spec: ListenSpec) -> Heard:
+        reply = self.next_reply(spec)
+        if reply is None or reply == "" or (isinstance(reply, dict) and reply.get("silence")):
+            self.show("you: (silence)")
+            return Heard()
+        if isinstance(reply, dict):
+            if reply.get("hangup"):
+                self.show("you: (hang up)")
+                raise Hangup("customer")
+            keys = str(reply.get("dtmf", ""))
+            self.show(f"you: (presses {keys})")
+            return Heard(digit=keys[:1]) if keys[:1] and keys[:1] in spec.dtmf else Heard(audio_ms=100)
+        self.show(f"you: {reply}")
+        if reply in spec.phrases:
+            return Heard(text=reply, confidence=1.0, audio_ms=100 * len(reply))
+        return Heard(audio_ms=100 * len(reply))
+
+    async def hangup(self) -> None:
+        self.hung_up = True
+        self.show("robot: (hangs up)")

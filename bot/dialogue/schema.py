@@ -1,0 +1,178 @@
+"""The YAML call-script model: what operators write. Reference: docs/scripts.md.
+
+A script is a set of named steps. Each step may say something, then does exactly one of:
+listen (and go where the answer leads), branch (on slots, fields and counters), go to a
+step, or end the call with an outcome.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from bot.domain import Outcome
+
+StepName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+SlotName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Keys = Annotated[str, StringConstraints(pattern=r"^[0-9*#]{1,12}$")]
+Phrase = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+BUILTIN_FIELDS = ("name", "amount", "currency", "due_date", "days_overdue")
+DEBT_FIELDS = ("amount", "due_date", "days_overdue")
+LANGUAGES = ("ko", "zh", "en")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Recording(_Strict):
+    """A recorded prompt, confined to the sounds directory."""
+
+    file: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+    @field_validator("file")
+    @classmethod
+    def _inside_sounds(cls, value: str) -> str:
+        if value.startswith("/") or ".." in value.split("/") or not re.fullmatch(r"[A-Za-z0-9_./-]+", value):
+            raise ValueError("a recorded prompt must be a path inside the sounds directory "
+                             "(letters, digits, _ - . /; no '..', no leading '/')")
+        return value
+
+
+Say = Phrase | Recording
+
+
+class Intent(_Strict):
+    """One expected answer: phrases and/or keys; may capture or set slots; leads to a step."""
+
+    phrases: list[Phrase] = Field(default_factory=list)
+    dtmf: Keys | None = None
+    capture: dict[SlotName, Literal["date", "amount"]] = Field(default_factory=dict)
+    set: dict[SlotName, str] = Field(default_factory=dict)
+    goto: StepName
+
+    @model_validator(mode="after")
+    def _answerable(self) -> Intent:
+        if not self.phrases and not self.dtmf and not self.capture:
+            raise ValueError("an intent needs phrases, dtmf keys or a capture")
+        if len(self.capture) > 1:
+            raise ValueError("an intent captures at most one slot")
+        return self
+
+
+class Retry(_Strict):
+    """What happens when nothing (no_input) or nothing expected (no_match) is heard."""
+
+    say: Say | None = None
+    retries: int = Field(2, ge=0, le=5)
+    goto: StepName
+
+
+class Listen(_Strict):
+    intents: dict[StepName, Intent] = Field(min_length=1)
+    no_input: Retry | None = None
+    no_match: Retry | None = None
+    timeout_s: float = Field(5.0, gt=0, le=30)
+    max_speech_s: float = Field(10.0, gt=0, le=60)
+    globals: bool = True
+
+
+class Condition(_Strict):
+    """One test; exactly one of slot / field / counter, with one comparison."""
+
+    slot: SlotName | None = None
+    field: SlotName | None = None
+    counter: StepName | None = None
+    set: bool | None = None  # the slot or field has a value
+    eq: str | float | None = None
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    within_days: int | None = Field(None, ge=0, le=3650)  # a date slot/field no later than today + N
+
+    @model_validator(mode="after")
+    def _one_subject_one_test(self) -> Condition:
+        subjects = [s for s in (self.slot, self.field, self.counter) if s is not None]
+        tests = [t for t in (self.set, self.eq, self.gt, self.ge, self.lt, self.le, self.within_days)
+                 if t is not None]
+        if len(subjects) != 1:
+            raise ValueError("a condition names exactly one of slot, field or counter")
+        if len(tests) != 1:
+            raise ValueError("a condition has exactly one test: set, eq, gt, ge, lt, le or within_days")
+        return self
+
+
+class Rule(_Strict):
+    if_: Condition | None = Field(None, alias="if")
+    else_: bool | None = Field(None, alias="else")
+    goto: StepName
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _if_or_else(self) -> Rule:
+        if (self.if_ is None) == (self.else_ is None):
+            raise ValueError("a branch rule has either 'if' or 'else: true'")
+        return self
+
+
+class Step(_Strict):
+    say: Say | None = None
+    listen: Listen | None = None
+    branch: list[Rule] | None = None
+    goto: StepName | None = None
+    end: bool | None = None
+    outcome: Outcome | None = None
+    action: Literal["transfer", "callback", "opt_out"] | None = None
+
+    @model_validator(mode="after")
+    def _one_way_on(self) -> Step:
+        ways = [w for w in ("listen", "branch", "goto", "end") if getattr(self, w) not in (None, False)]
+        if len(ways) != 1:
+            raise ValueError("a step does exactly one of listen, branch, goto or end: true")
+        if self.branch is not None and (not self.branch or self.branch[-1].else_ is not True):
+            raise ValueError("a branch ends with an 'else: true' rule")
+        if self.end and self.outcome is None:
+            raise ValueError("an end step sets an outcome")
+        return self
+
+    @field_validator("outcome", "action")
+    @classmethod
+    def _only_when_ending(cls, value: object, info: ValidationInfo) -> object:
+        if value is not None and not info.data.get("end"):
+            raise ValueError("outcome and action belong on an end step (end: true)")
+        return value
+
+
+class GlobalIntent(Intent):
+    """An intent active in every listen step unless the step sets globals: false."""
+
+
+class Script(_Strict):
+    script: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    version: int = Field(1, ge=1)
+    language: Literal["ko", "zh", "en"]
+    voice: str | None = None
+    rate: int | None = Field(None, ge=50, le=400)
+    asr_model: str | None = None
+    identification: StepName | None = None
+    fields: list[SlotName] = Field(default_factory=list)
+    globals: dict[Literal["opt_out", "wrong_number", "human", "already_paid"], GlobalIntent] = Field(
+        default_factory=dict)
+    start: StepName
+    steps: dict[StepName, Step] = Field(min_length=1)
+
+    def placeholders(self, text: str) -> list[str]:
+        return PLACEHOLDER.findall(text)

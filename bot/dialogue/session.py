@@ -1,0 +1,288 @@
+"""Runs one call through a compiled script over a Channel, recording every event.
+
+A hangup ends the run with ``hung_up``. Debtor data the script needs but this debtor lacks
+ends the call politely with outcome ``error`` and the reason, so a campaign goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from bot.domain import Debtor, DialogueEvent, EventKind, Heard, Outcome
+from bot.telephony.channel import Channel, Hangup, ListenSpec
+
+from . import speak
+from .compiler import CompiledScript
+from .schema import PLACEHOLDER, Condition, Intent, Listen, Recording, Rule, Say
+from .slots import literal, parse_slot, slot_phrases
+
+Recorder = Callable[[DialogueEvent], Awaitable[None]]
+MAX_STEPS = 200
+APOLOGY = {
+    "ko": "죄송합니다. 지금은 안내를 계속할 수 없습니다. 다시 연락 드리겠습니다.",
+    "zh": "抱歉，现在无法继续。我们会再联系您。",
+    "en": "We are sorry, we cannot continue this call now. We will contact you again.",
+}
+
+
+class ScriptDataError(Exception):
+    """The script needs something this call does not have (e.g. an empty debtor field)."""
+
+
+@dataclass
+class CallOutcome:
+    outcome: Outcome
+    detail: dict[str, object] = field(default_factory=dict)
+    hangup_by: str | None = None
+    path: list[str] = field(default_factory=list)
+    slots: dict[str, object] = field(default_factory=dict)
+
+
+class ScriptRun:
+    """One call's walk through a script; the compiled machine is shared by all calls."""
+
+    def __init__(self, compiled: CompiledScript, debtor: Debtor, *, today: dt.date, record: Recorder):
+        self.compiled = compiled
+        self.script = compiled.script
+        self.debtor = debtor
+        self.today = today
+        self.record = record
+        self.voice = self.script.voice or self.script.language
+        self.slots: dict[str, object] = {}
+        self.counters: Counter[str] = Counter()
+        self.path: list[str] = []
+        self._held: list[str] = []
+        self.state = self.script.start
+
+    async def on_state_change(self, *_: object) -> None:
+        await self._entered()
+
+    async def _entered(self) -> None:
+        self.path.append(self.state)
+        self.counters[self.state] += 1
+        await self.record(DialogueEvent(EventKind.STATE, {"step": self.state}))
+
+    async def run(self, channel: Channel) -> CallOutcome:
+        machine = self.compiled.machine
+        machine.add_model(self, initial=self.script.start)
+        try:
+            result = await self._walk(channel)
+            await channel.hangup()
+            await self.record(DialogueEvent(EventKind.HANGUP, {"by": "robot"}))
+            return result
+        except Hangup as gone:
+            await self.record(DialogueEvent(EventKind.HANGUP, {"by": gone.by, "step": self.state}))
+            return self._outcome(Outcome.HUNG_UP, {"step": self.state}, hangup_by=gone.by)
+        except ScriptDataError as problem:
+            await self.record(DialogueEvent(EventKind.ERROR, {"reason": str(problem), "step": self.state}))
+            try:
+                await channel.say(APOLOGY[self.script.language], language=self.voice)
+                await channel.hangup()
+            except Hangup:
+                pass
+            return self._outcome(Outcome.ERROR, {"reason": str(problem), "step": self.state})
+        finally:
+            machine.remove_model(self)
+
+    def _outcome(self, outcome: Outcome, detail: dict[str, object], hangup_by: str | None = None) -> CallOutcome:
+        return CallOutcome(outcome, detail, hangup_by, list(self.path), dict(self.slots))
+
+    async def _walk(self, channel: Channel) -> CallOutcome:
+        await self._entered()
+        for _ in range(MAX_STEPS):
+            step = self.script.steps[self.state]
+            keys = self.compiled.keys.get(self.state, "")
+            key = ""
+            if step.say is not None and (step.goto or step.branch):
+                await self._hold(channel, step.say)  # the robot's turn goes on
+            elif step.say is not None:
+                key = await self._say(channel, step.say, keys)
+            if step.end:
+                assert step.outcome is not None
+                return self._outcome(step.outcome, self._detail(step.outcome, step.action))
+            if step.goto:
+                target = step.goto
+            elif step.branch:
+                target = self._branch(step.branch)
+            else:
+                assert step.listen is not None
+                target = await self._listen(channel, step.listen, step.say, keys, key)
+            await self.trigger(f"to_{target}")
+        raise ScriptDataError(f"the script went through {MAX_STEPS} steps without ending")
+
+    def _detail(self, outcome: Outcome, action: str | None) -> dict[str, object]:
+        detail: dict[str, object] = {}
+        if outcome is Outcome.PROMISE_TO_PAY:
+            date = self.slots.get("promise_date")
+            detail["promise_date"] = date.isoformat() if isinstance(date, dt.date) else None
+            detail["promise_amount"] = str(self.slots.get("promise_amount") or self.debtor.amount)
+        if "callback_at" in self.slots:
+            detail["callback_at"] = str(self.slots["callback_at"])
+        if action:
+            detail["action"] = action
+        return detail
+
+    # --- speaking ---------------------------------------------------------------------------
+    async def _hold(self, channel: Channel, say: Say) -> None:
+        """Keep text to speak with the next prompt: one turn of the robot is one prompt, since
+        a pause between prompts reads as the end of its turn and callers answer into it."""
+        if isinstance(say, Recording):
+            await self._say(channel, say, "")
+        else:
+            self._held.append(self.render(say))
+
+    async def _say(self, channel: Channel, say: Say, keys: str) -> str:
+        if isinstance(say, Recording):
+            if self._held:
+                text, self._held = " ".join(self._held), []
+                await self.record(DialogueEvent(EventKind.PROMPT, {"text": text}))
+                await channel.say(text, language=self.voice)
+            await self.record(DialogueEvent(EventKind.PROMPT, {"file": say.file}))
+            digit = await channel.play_file(say.file, dtmf=keys)
+        else:
+            text, self._held = " ".join([*self._held, self.render(say)]), []
+            await self.record(DialogueEvent(EventKind.PROMPT, {"text": text}))
+            digit = await channel.say(text, language=self.voice, dtmf=keys)
+        if digit:
+            await self.record(DialogueEvent(EventKind.DTMF, {"digit": digit, "during": "prompt"}))
+        return digit
+
+    def render(self, text: str) -> str:
+        return PLACEHOLDER.sub(lambda m: self._spoken(m.group(1)), text)
+
+    def _spoken(self, name: str) -> str:
+        value = self.slots[name] if name in self.slots else self._field(name)
+        if value is None or value == "":
+            raise ScriptDataError(f"debtor field {name!r} is empty for this debtor")
+        lang = self.script.language
+        if isinstance(value, dt.date):
+            return speak.spoken_date(value, lang)
+        if name in ("amount", "promise_amount"):
+            return speak.spoken_amount(Decimal(str(value)), self.debtor.currency, lang)
+        if isinstance(value, int):
+            return speak.spoken_number(value, lang)
+        return str(value)
+
+    def _field(self, name: str) -> object:
+        d = self.debtor
+        if name == "days_overdue":
+            return (self.today - d.due_date).days if d.due_date else d.extra.get(name)
+        builtin = {"name": d.name, "amount": d.amount, "currency": d.currency, "due_date": d.due_date}
+        return builtin[name] if name in builtin else d.extra.get(name)
+
+    # --- listening --------------------------------------------------------------------------
+    def _intents(self, listen: Listen) -> list[tuple[str, Intent]]:
+        found: list[tuple[str, Intent]] = list(listen.intents.items())
+        if listen.globals:
+            found += [(f"globals.{k}", v) for k, v in self.script.globals.items()]
+        return found
+
+    async def _listen(self, channel: Channel, listen: Listen, say: Say | None, keys: str, key: str) -> str:
+        intents = self._intents(listen)
+        phrases: list[str] = []
+        for _, intent in intents:
+            phrases += intent.phrases
+            for kind in intent.capture.values():
+                phrases += slot_phrases(kind, self.script.language, self.debtor.amount)
+        spec = ListenSpec(list(dict.fromkeys(phrases)), keys, listen.timeout_s, listen.max_speech_s)
+        misses: Counter[str] = Counter()
+        while True:
+            heard = Heard(digit=key) if key else await self._hear(channel, spec)
+            matched = self._match(heard, intents)
+            if matched is not None:
+                name, intent, filled = matched
+                captured = {k: v for k, v in filled.items() if v is not None}
+                self.slots.update(captured)
+                await self.record(DialogueEvent(EventKind.STATE, {
+                    "step": self.state, "intent": name,
+                    "slots": {k: str(v) for k, v in captured.items()}}))
+                return intent.goto
+            kind = "no_input" if heard.silent and heard.audio_ms == 0 else "no_match"
+            retry = getattr(listen, kind) or listen.no_input or listen.no_match
+            assert retry is not None  # the checker requires no_input
+            misses[kind] += 1
+            if misses[kind] > retry.retries:
+                return retry.goto
+            reprompt = retry.say if retry.say is not None else say
+            key = await self._say(channel, reprompt, keys) if reprompt is not None else ""
+
+    async def _hear(self, channel: Channel, spec: ListenSpec) -> Heard:
+        heard = await channel.listen(spec)
+        if heard.digit:
+            await self.record(DialogueEvent(EventKind.DTMF, {"digit": heard.digit}))
+        elif heard.text:
+            await self.record(DialogueEvent(EventKind.RECOGNITION, {
+                "text": heard.text, "confidence": round(heard.confidence, 3), "audio_ms": heard.audio_ms}))
+        else:
+            await self.record(DialogueEvent(EventKind.NO_INPUT, {"audio_ms": heard.audio_ms}))
+        return heard
+
+    def _match(self, heard: Heard, intents: list[tuple[str, Intent]]) -> tuple[str, Intent, dict[str, object]] | None:
+        if heard.digit:
+            for name, intent in intents:
+                if intent.dtmf and heard.digit in intent.dtmf:
+                    return name, intent, self._filled(intent, "")
+            return None
+        if not heard.text:
+            return None
+        text = heard.text.strip().lower()
+        for name, intent in intents:
+            if text in (p.lower() for p in intent.phrases):
+                return name, intent, self._filled(intent, text)
+        for name, intent in intents:
+            if intent.capture:
+                filled = self._filled(intent, text)
+                if all(v is not None for v in filled.values()):
+                    return name, intent, filled
+        return None
+
+    def _filled(self, intent: Intent, text: str) -> dict[str, object]:
+        """Slot values an intent sets or captures from ``text`` (None where nothing parsed)."""
+        values: dict[str, object] = {k: literal(v, self.today) for k, v in intent.set.items()}
+        for slot, kind in intent.capture.items():
+            values[slot] = parse_slot(kind, text, self.script.language, self.today) if text else None
+        return values
+
+    # --- branching --------------------------------------------------------------------------
+    def _branch(self, rules: list[Rule]) -> str:
+        for rule in rules:
+            if rule.else_ or (rule.if_ is not None and self._holds(rule.if_)):
+                return rule.goto
+        raise ScriptDataError("no branch rule applied")  # the schema requires a final else
+
+    def _holds(self, c: Condition) -> bool:
+        if c.counter is not None:
+            value: object = self.counters[c.counter]
+        elif c.slot is not None:
+            value = self.slots.get(c.slot)
+        else:
+            value = self._field(c.field or "")
+        if c.set is not None:
+            return (value not in (None, "")) == c.set
+        if value in (None, ""):
+            return False
+        if c.within_days is not None:
+            return isinstance(value, dt.date) and self.today <= value <= self.today + dt.timedelta(c.within_days)
+        if c.eq is not None:
+            return _number(value) == _number(c.eq) if _number(value) is not None else str(value) == str(c.eq)
+        number = _number(value)
+        if number is None:
+            return False
+        for bound, holds in ((c.gt, number > Decimal(str(c.gt or 0))), (c.ge, number >= Decimal(str(c.ge or 0))),
+                             (c.lt, number < Decimal(str(c.lt or 0))), (c.le, number <= Decimal(str(c.le or 0)))):
+            if bound is not None:
+                return holds
+        return False
+
+
+def _number(value: object) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None

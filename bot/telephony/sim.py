@@ -96,7 +96,7 @@ def read_personas(path: Path) -> PersonasFile:
 def extension(persona: Persona, reply_files: dict[str, str]) -> list[str]:
     """Dialplan lines for one persona; every value is a digit string, a number or a hash."""
     digits = persona.number.lstrip("+")
-    lines = [f"exten => {digits},1,NoOp(collbot persona)"]
+    lines = [f"exten => {digits},1,Gosub(collbot-sim-count,s,1({digits}))"]
     steps = {
         "no_answer": ["Goto(collbot-sim-no-answer,s,1)"],
         "busy": ["Goto(collbot-sim-busy,s,1)"],
@@ -159,4 +159,15 @@ async def load(path: Path, sandbox: Sandbox, synth: Synthesizer) -> PersonasFile
     os.replace(tmp, target)
     if sandbox.pid() is not None:
         await asyncio.to_thread(sandbox.cli, "dialplan reload")
+        await asyncio.to_thread(sandbox.cli, "database deltree collbot-sim-calls")
     return personas
+
+
+def call_counts(sandbox: Sandbox) -> dict[str, int]:
+    """How many calls each simulated number received since the personas were loaded."""
+    counts: dict[str, int] = {}
+    for line in sandbox.cli("database show collbot-sim-calls").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip().startswith("/collbot-sim-calls/"):
+            counts["+" + key.strip().rsplit("/", 1)[1]] = int(value.strip() or 0)
+    return counts

@@ -88,11 +88,11 @@ async def test_every_outcome(compiled: CompiledScript, scenario: str) -> None:
 
 
 async def test_debt_is_told_only_after_identification(compiled: CompiledScript) -> None:
-    result, shown, _ = await talk(compiled, ["wrong"])
+    _, shown, _ = await talk(compiled, ["wrong"])
     spoken = " ".join(shown)
     amount = {"ko": "삼십 만", "zh": "三十万", "en": "three hundred thousand"}[compiled.script.language]
     assert amount not in spoken
-    result, shown, _ = await talk(compiled, ["yes", "tomorrow"])
+    _, shown, _ = await talk(compiled, ["yes", "tomorrow"])
     assert amount in " ".join(shown)
 
 

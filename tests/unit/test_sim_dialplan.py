@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from bot.telephony.sim import DtmfReply, HangupReply, Persona, PersonasFile, SilenceReply, render_dialplan
 
-SAFE_LINE = re.compile(r"^(;.*|\[collbot-sim-carrier\]|exten => \d+,1,NoOp\(collbot persona\)"
+SAFE_LINE = re.compile(r"^(;.*|\[collbot-sim-carrier\]|exten => \d+,1,Gosub\(collbot-sim-count,s,1\(\d+\)\)"
                        r"|exten => _X\.,1,Hangup\(1\)| same => n,Go(sub|to)\(collbot-sim-[a-z-]+,s,1"
                        r"(\((\d+(\.\d+)?|[0-9*#A-D]+|/var/lib/asterisk/sounds/collbot-sim/[0-9a-f]+"
                        r"|\$\{COLLBOT_SIM_TURN_MS\})\))?\))$")
@@ -24,12 +24,13 @@ def test_each_behavior_and_reply_kind() -> None:
         Persona(number="+821055550004", behavior="congestion"),
     ])
     plan = render_dialplan(personas, {"ko\x00네": "abc123"})
-    assert "exten => 821055550001,1,NoOp(collbot persona)" in plan
+    assert "exten => 821055550001,1,Gosub(collbot-sim-count,s,1(821055550001))" in plan
     assert " same => n,Gosub(collbot-sim-answer,s,1(1.5))" in plan
     assert "Gosub(collbot-sim-say,s,1(/var/lib/asterisk/sounds/collbot-sim/abc123))" in plan
     assert "Gosub(collbot-sim-dtmf,s,1(1#))" in plan
     assert "Goto(collbot-sim-hangup,s,1)" in plan
-    assert "exten => 821055550002,1,NoOp(collbot persona)\n same => n,Goto(collbot-sim-busy,s,1)" in plan
+    assert ("exten => 821055550002,1,Gosub(collbot-sim-count,s,1(821055550002))\n"
+            " same => n,Goto(collbot-sim-busy,s,1)") in plan
     assert plan.rstrip().endswith("exten => _X.,1,Hangup(1)")
     assert all(SAFE_LINE.match(line) for line in plan.splitlines()), plan
 

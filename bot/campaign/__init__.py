@@ -1,0 +1,1 @@
+"""Campaign engine: importing debtors, compliance and retry policy, scheduling attempts."""

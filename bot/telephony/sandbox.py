@@ -108,10 +108,13 @@ class Sandbox:
         partial.rename(self.root)
 
     # --- configuration --------------------------------------------------------------------
-    def install_config(self) -> None:
-        """Install asterisk_conf/ and dialplans/ into the root (every ``up``)."""
+    def install_config(self) -> bool:
+        """Install asterisk_conf/ and dialplans/ into the root (every ``up``); True when the
+        module list changed, which a reload cannot apply."""
         src = project_dir()
         etc = self.root / "etc/asterisk"
+        modules = etc / "modules.conf"
+        before = modules.read_bytes() if modules.exists() else b""
         for conf in sorted((src / "asterisk_conf/sandbox").glob("*.conf")):
             shutil.copyfile(conf, etc / conf.name)
         ami = self.settings.ami
@@ -144,13 +147,17 @@ class Sandbox:
         for path in (self.settings.asterisk.sounds_dir, self.settings.asterisk.spool_dir,
                      "/var/lib/asterisk/sounds/collbot-sim"):
             self.settings.host_path(path).mkdir(parents=True, exist_ok=True)
+        return modules.read_bytes() != before
 
     # --- running --------------------------------------------------------------------------
     def up(self, timeout_s: float = 30.0) -> SandboxStatus:
         """Build if needed, install the configuration, start Asterisk; idempotent."""
         _require_root()
         self.build()
-        self.install_config()
+        modules_changed = self.install_config()
+        if self.pid() is not None and modules_changed:
+            self.progress("the module list changed: restarting Asterisk")
+            self.down()
         if self.pid() is not None:
             self.cli("core reload")
             self._wait_ami(timeout_s)

@@ -22,8 +22,10 @@ from bot.telephony.sandbox import SIM_PERSONAS_FILE, Sandbox
 from bot.yamlfile import load_yaml, validate
 
 SIM_SOUNDS = "/var/lib/asterisk/sounds/collbot-sim"
-# The customer breathes before answering: covers the robot's switch from playing to listening.
-REPLY_SHAPE = Shape(lead_ms=300)
+# The customer breathes before answering (covers the robot's switch from playing to
+# listening) and the line stays open after: real lines carry silence, and Asterisk's
+# end-of-speech detection needs frames to measure it (Local channels send none when idle).
+REPLY_SHAPE = Shape(lead_ms=300, tail_ms=1300)
 E164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
 
 

@@ -117,6 +117,29 @@ def demo(personas: Annotated[Path, typer.Argument(help="Personas file.")] = Path
     _exit_on_mismatch(rows)
 
 
+@app.command("import")
+def import_debtors_cmd(
+    file: Annotated[Path, typer.Argument(help="Debtors CSV: id, name, phone, amount, currency, due_date, ...")],
+    rejects: Annotated[Path | None, typer.Option(help="Where rejected rows go (default: FILE.rejects.csv).")] = None,
+) -> None:
+    """Import or update debtors from a CSV file; rejected rows are written with their line and reason."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from bot.campaign.importer import check_header, import_debtors
+    from bot.store.repo import open_store
+
+    check_header(file)  # a file-level problem is reported before any database is created
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                   console=err, transient=True, disable=file.stat().st_size <= 1_000_000)
+    task = bar.add_task("importing", total=None)
+    with bar, open_store(settings().database.url) as store:
+        report = import_debtors(file, store, settings().dial, rejects=rejects, progress=lambda done, total, rows:
+                                bar.update(task, completed=done, total=total, description=f"{rows:,} rows"))
+    where = f" (rejects written to {report.rejects_path})" if report.rejected else ""
+    out.print(f"imported {report.imported}, updated {report.updated}, rejected {report.rejected}{where}",
+              soft_wrap=True, highlight=False, markup=False)
+
+
 def _exit_on_mismatch(rows: list[dict[str, str]]) -> None:
     if any(r["ok"] == "NO" for r in rows):
         err.print("collbot: some calls did not end as their personas expect (rows marked NO)")
@@ -247,6 +270,33 @@ def _print_table(rows: list[dict[str, str]]) -> None:
     checked = [r for r in rows if r["expected"]]
     matched = sum(r["ok"] == "yes" for r in checked)
     out.print(f"{len(rows)} calls; {matched} of {len(checked)} ended as their persona expects")
+
+
+def _register_campaign_commands() -> None:
+    from bot.cli_campaign import campaign_app, run_cmd
+
+    app.command("run")(run_cmd)
+    app.add_typer(campaign_app, name="campaign")
+
+
+@app.command("export")
+def export_cmd(campaign: Annotated[str, typer.Argument(help="Campaign name.")],
+               output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write.")],
+               attempts: Annotated[bool, typer.Option("--attempts", help="One row per attempt.")] = False,
+               full_phone: Annotated[bool, typer.Option("--full-phone", help="Do not mask numbers.")] = False) -> None:
+    """Export a campaign's results as CSV (numbers masked unless --full-phone)."""
+    from bot.campaign.export import export
+    from bot.errors import StoreError
+    from bot.store.repo import open_store
+
+    with open_store(settings().database.url) as store:
+        if store.campaign_status(campaign) is None:
+            raise StoreError(f"no campaign {campaign!r}")
+        count = export(store, campaign, output, attempts=attempts, full_phone=full_phone, script="")
+    out.print(f"wrote {count} rows to {output}")
+
+
+_register_campaign_commands()
 
 
 def main() -> None:

@@ -56,6 +56,7 @@ class _LiveCall:
     debtor: Debtor
     started: asyncio.Future[None]
     done: asyncio.Future[CallOutcome]
+    script: CompiledScript
 
 
 def local_today(e164: str, now: dt.datetime | None = None) -> dt.date:
@@ -102,27 +103,34 @@ class Controller:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._db_thread, functools.partial(fn, *args))
 
-    async def call(self, debtor: Debtor) -> CallReport:
-        """Dial one debtor, talk if answered, and record the attempt from start to end."""
+    async def call(self, debtor: Debtor, *, attempt_id: str | None = None, script: CompiledScript | None = None,
+                   ring_timeout_s: float | None = None, caller_id: str | None = None) -> CallReport:
+        """Dial one debtor, talk if answered, and record the attempt from start to end.
+
+        A campaign passes the ``attempt_id`` it already claimed; otherwise one is created.
+        """
         dial = dial_string(self.settings.dial.template, debtor.phone)
-        attempt_id = await self.db(self.store.create_attempt, debtor.id, debtor.phone)
+        if attempt_id is None:
+            attempt_id = await self.db(self.store.create_attempt, debtor.id, debtor.phone)
         loop = asyncio.get_running_loop()
-        live = _LiveCall(debtor, loop.create_future(), loop.create_future())
+        live = _LiveCall(debtor, loop.create_future(), loop.create_future(), script or self.script)
         self._calls[attempt_id] = live
         try:
-            return await self._place(attempt_id, dial, live)
+            return await self._place(attempt_id, dial, live, ring_timeout_s, caller_id)
         finally:
             del self._calls[attempt_id]
             for fut in (live.started, live.done):
                 fut.cancel()
 
-    async def _place(self, attempt_id: str, dial: str, live: _LiveCall) -> CallReport:
+    async def _place(self, attempt_id: str, dial: str, live: _LiveCall, ring_timeout_s: float | None,
+                     caller_id: str | None) -> CallReport:
         cfg = self.settings.dial
         await self.db(self.store.mark_dialing, attempt_id)
         log.info("dialing %s (attempt %s)", mask(live.debtor.phone), attempt_id)
         res = await self.ami.originate(OriginateRequest(
             attempt_id=attempt_id, channel=dial, context=cfg.context, exten=cfg.exten,
-            ring_timeout_s=cfg.ring_timeout_s, caller_id=cfg.caller_id))
+            ring_timeout_s=ring_timeout_s or cfg.ring_timeout_s,
+            caller_id=cfg.caller_id if caller_id is None else caller_id))
         await self.db(self.store.record_result, attempt_id, res.result, res.cause)
         report = CallReport(attempt_id, live.debtor.id, res.result, res.cause)
         if res.result is CallResult.ANSWERED:
@@ -161,7 +169,7 @@ class Controller:
         debtor = live.debtor
         channel = AgiChannel(session, settings=self.settings, synth=self.synth,
                              recognizer=self.recognizer, call_id=attempt_id)
-        dialogue = ScriptRun(self.script, debtor, today=local_today(debtor.phone), record=record)
+        dialogue = ScriptRun(live.script, debtor, today=local_today(debtor.phone), record=record)
         try:
             outcome = await dialogue.run(channel)
         except Exception as exc:  # a fault on our side ends this call politely, not the campaign

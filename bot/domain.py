@@ -59,6 +59,9 @@ class Debtor:
     due_date: dt.date | None = None
     language: str = "ko"
     extra: dict[str, str] = field(default_factory=dict)
+    timezone: str | None = None  # IANA name; None: guessed from the number
+    alt_phone: str | None = None  # a second E.164 number
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,9 @@ class DebtorRow(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(JsonData)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name
+    alt_phone: Mapped[str | None] = mapped_column(String(16))
+    tags: Mapped[list[str]] = mapped_column(JsonData, server_default=text("'[]'"))
 
 
 class AttemptRow(Base):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Self
 
@@ -21,6 +21,7 @@ from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
 from bot.errors import PhoneNumberError, StoreError
 from bot.phone import is_e164, mask
 from bot.store.engine import create_store_engine, migrate, reason
+from bot.store.ledger import LedgerMixin
 from bot.store.models import AttemptRow, DebtorRow, EventRow
 from bot.store.records import ACTIVE, AttemptRecord, AttemptState, OutcomeRow
 
@@ -42,7 +43,7 @@ def open_store(url: str, *, clock: Clock = utc_now) -> Store:
     return Store(engine, clock=clock)
 
 
-class Store:
+class Store(LedgerMixin):
     """Debtors, call attempts and their events."""
 
     def __init__(self, engine: Engine, *, clock: Clock = utc_now):
@@ -71,28 +72,38 @@ class Store:
 
     def upsert_debtor(self, debtor: Debtor) -> None:
         """Insert the debtor or update every field of an existing one (keyed by ``id``)."""
-        if not is_e164(debtor.phone):
-            raise PhoneNumberError(f"debtor {debtor.id!r}: phone is not an E.164 number")
-        now = self._clock()
-        values = {
-            "id": debtor.id, "name": debtor.name, "phone": debtor.phone, "amount": debtor.amount,
-            "currency": debtor.currency, "due_date": debtor.due_date, "language": debtor.language,
-            "extra": dict(debtor.extra), "created_at": now, "updated_at": now,
-        }
+        _check_numbers(debtor)
+        values = _debtor_values(debtor, self._clock())
         with self._tx(f"save debtor {debtor.id!r}") as session:
-            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-            insert = dialect.insert(DebtorRow).values(**values)
-            changed = {k: insert.excluded[k] for k in values if k not in ("id", "created_at")}
-            session.execute(insert.on_conflict_do_update(index_elements=["id"], set_=changed))
+            session.execute(_debtor_upsert(session).values(**values))
+
+    def upsert_debtors(self, debtors: Sequence[Debtor]) -> tuple[int, int]:
+        """Insert or update (every field, keyed by ``id``) a batch in ONE transaction: (inserted, updated).
+
+        The ids must be distinct. On PostgreSQL the split between inserted and updated can be off
+        when another process writes the same ids at the same time; the rows themselves are not.
+        """
+        if not debtors:
+            return 0, 0
+        ids = [d.id for d in debtors]
+        if len(set(ids)) != len(ids):
+            raise StoreError("a batch of debtors names the same id twice")
+        for debtor in debtors:
+            _check_numbers(debtor)
+        now = self._clock()
+        rows = [_debtor_values(d, now) for d in debtors]
+        with self._tx(f"save {len(rows)} debtors ({ids[0]!r} to {ids[-1]!r})") as session:
+            existing = session.scalar(select(func.count()).select_from(DebtorRow).where(DebtorRow.id.in_(ids)))
+            session.connection().execute(_debtor_upsert(session), rows)
+        updated = int(existing or 0)
+        return len(rows) - updated, updated
 
     def get_debtor(self, debtor_id: str) -> Debtor:
         with self._tx(f"read debtor {debtor_id!r}") as session:
             row = session.get(DebtorRow, debtor_id)
             if row is None:
                 raise StoreError(f"no debtor {debtor_id!r}")
-            return Debtor(id=row.id, name=row.name, phone=row.phone, amount=row.amount,
-                          currency=row.currency, due_date=row.due_date, language=row.language,
-                          extra=dict(row.extra))
+            return _debtor(row)
 
     # --- attempts --------------------------------------------------------------------------
 
@@ -238,6 +249,31 @@ class Store:
             ]
 
 
+def _check_numbers(debtor: Debtor) -> None:
+    if not is_e164(debtor.phone):
+        raise PhoneNumberError(f"debtor {debtor.id!r}: phone is not an E.164 number")
+    if debtor.alt_phone is not None and not is_e164(debtor.alt_phone):
+        raise PhoneNumberError(f"debtor {debtor.id!r}: alt_phone is not an E.164 number")
+
+
+def _debtor_values(debtor: Debtor, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": debtor.id, "name": debtor.name, "phone": debtor.phone, "amount": debtor.amount,
+        "currency": debtor.currency, "due_date": debtor.due_date, "language": debtor.language,
+        "extra": dict(debtor.extra), "timezone": debtor.timezone, "alt_phone": debtor.alt_phone,
+        "tags": list(debtor.tags), "created_at": now, "updated_at": now,
+    }
+
+
+def _debtor_upsert(session: Session) -> Any:
+    """INSERT ... ON CONFLICT (id) DO UPDATE of every column but ``id`` and ``created_at``."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(DebtorRow.__table__)
+    changed = {c.name: insert.excluded[c.name] for c in DebtorRow.__table__.columns
+               if c.name not in ("id", "created_at")}
+    return insert.on_conflict_do_update(index_elements=["id"], set_=changed)
+
+
 def _locked(session: Session, attempt_id: str) -> AttemptRow:
     # FOR UPDATE on PostgreSQL; SQLite transactions already hold the write lock (BEGIN IMMEDIATE).
     row = session.get(AttemptRow, attempt_id, with_for_update=True)
@@ -259,3 +295,9 @@ def _attempt(row: AttemptRow) -> AttemptRecord:
 
 
 __all__ = ["ACTIVE", "AttemptRecord", "AttemptState", "OutcomeRow", "Store", "open_store"]
+
+
+def _debtor(row: DebtorRow) -> Debtor:
+    return Debtor(id=row.id, name=row.name, phone=row.phone, amount=row.amount, currency=row.currency,
+                  due_date=row.due_date, language=row.language, extra=dict(row.extra), timezone=row.timezone,
+                  alt_phone=row.alt_phone, tags=tuple(row.tags or ()))

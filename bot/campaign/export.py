@@ -1,0 +1,84 @@
+"""`collbot export`: a campaign's results as CSV, one row per debtor or per attempt.
+
+Streamed row by row; phone numbers masked unless asked; cells a spreadsheet would run as
+formulas neutralized (numbers stay numbers).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from bot.campaign.csvsafe import neutralize
+from bot.phone import mask
+from bot.store.records import AttemptRecord
+from bot.store.repo import Store
+
+DEBTOR_COLUMNS = ("debtor_id", "name", "phone", "amount", "currency", "outcome", "ptp_date", "ptp_amount",
+                  "callback_at", "attempts", "last_result", "last_attempt_at", "talk_seconds", "script")
+ATTEMPT_COLUMNS = ("attempt_id", "debtor_id", "round", "phone", "state", "result", "hangup_cause", "outcome",
+                   "dialed_at", "answered_at", "ended_at", "talk_seconds", "compliance_reason")
+
+
+def _iso(value: object) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else ("" if value is None else str(value))
+
+
+def debtor_rows(store: Store, campaign: str, *, full_phone: bool, script: str) -> Iterator[dict[str, str]]:
+    by_debtor: dict[str, list[AttemptRecord]] = {}
+    for attempt in store.campaign_attempts(campaign):
+        by_debtor.setdefault(attempt.debtor_id, []).append(attempt)
+    for debtor_id in sorted(by_debtor):
+        attempts = by_debtor[debtor_id]
+        debtor = store.get_debtor(debtor_id)
+        last = attempts[-1]
+        final = next((a for a in reversed(attempts) if a.outcome is not None), None)
+        detail = final.outcome_detail if final else {}
+        yield {
+            "debtor_id": debtor.id, "name": debtor.name,
+            "phone": debtor.phone if full_phone else mask(debtor.phone),
+            "amount": str(debtor.amount), "currency": debtor.currency,
+            "outcome": final.outcome.value if final and final.outcome else "",
+            "ptp_date": str(detail.get("promise_date") or ""), "ptp_amount": str(detail.get("promise_amount") or ""),
+            "callback_at": str(detail.get("callback_at") or ""), "attempts": str(len(attempts)),
+            "last_result": last.result.value if last.result else last.state.value,
+            "last_attempt_at": _iso(last.dialed_at or last.created_at),
+            "talk_seconds": str(sum(a.talk_seconds or 0 for a in attempts)), "script": script,
+        }
+
+
+def attempt_rows(store: Store, campaign: str, *, full_phone: bool) -> Iterator[dict[str, str]]:
+    rounds = store.campaign_rounds_of(campaign)
+    reasons = {d["attempt_id"]: d["reason"] for d in store.decisions(campaign) if d["attempt_id"]}
+    for a in store.campaign_attempts(campaign):
+        yield {
+            "attempt_id": a.id, "debtor_id": a.debtor_id, "round": rounds.get(a.id, ""),
+            "phone": a.phone if full_phone else mask(a.phone), "state": a.state.value,
+            "result": a.result.value if a.result else "", "hangup_cause": _iso(a.hangup_cause),
+            "outcome": a.outcome.value if a.outcome else "", "dialed_at": _iso(a.dialed_at),
+            "answered_at": _iso(a.answered_at), "ended_at": _iso(a.ended_at), "talk_seconds": _iso(a.talk_seconds),
+            "compliance_reason": reasons.get(a.id, ""),
+        }
+
+
+def write_csv(rows: Iterator[dict[str, str]], columns: tuple[str, ...], out: IO[str]) -> int:
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    count = 0
+    for row in rows:
+        writer.writerow([neutralize(row[c]) for c in columns])
+        count += 1
+    return count
+
+
+def export(store: Store, campaign: str, path: Path, *, attempts: bool, full_phone: bool, script: str) -> int:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as out:
+        if attempts:
+            count = write_csv(attempt_rows(store, campaign, full_phone=full_phone), ATTEMPT_COLUMNS, out)
+        else:
+            count = write_csv(debtor_rows(store, campaign, full_phone=full_phone, script=script), DEBTOR_COLUMNS, out)
+    tmp.replace(path)  # a half-written export is never left under the real name
+    return count

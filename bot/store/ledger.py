@@ -1,0 +1,249 @@
+"""The campaign ledger: campaigns and their rounds, which attempt belongs to which round,
+every compliance decision, and numbers suppressed for good. Mixed into ``Store``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from bot.domain import CallResult, Debtor, Outcome
+from bot.errors import PhoneNumberError, StoreError
+from bot.phone import is_e164, mask
+from bot.store.models import AttemptRow, Base, DebtorRow
+from bot.store.records import AttemptRecord, AttemptState
+from bot.store.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from bot.campaign.compliance import Attempt as ComplianceAttempt
+    from bot.campaign.spec import DebtorFilter
+
+# Outcomes that mean the right party was spoken to (they start Regulation F's cool-down).
+CONVERSATION = {Outcome.PROMISE_TO_PAY, Outcome.REFUSED, Outcome.ALREADY_PAID, Outcome.DISPUTE,
+                Outcome.CALLBACK, Outcome.TRANSFER_REQUESTED, Outcome.OPT_OUT}
+
+
+class CampaignRow(Base):
+    __tablename__ = "campaigns"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # active | paused | cancelled | finished
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class RoundRow(Base):
+    __tablename__ = "campaign_rounds"
+    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.name"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class CampaignAttemptRow(Base):
+    __tablename__ = "campaign_attempts"
+    __table_args__ = (Index("ix_campaign_attempts_campaign", "campaign", "debtor_id"),)
+    attempt_id: Mapped[str] = mapped_column(ForeignKey("call_attempts.id"), primary_key=True)
+    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.name"))
+    round: Mapped[str] = mapped_column(String(64))
+    debtor_id: Mapped[str] = mapped_column(String(64))
+
+
+class DecisionRow(Base):
+    __tablename__ = "compliance_decisions"
+    __table_args__ = (Index("ix_compliance_decisions_campaign", "campaign", "debtor_id", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign: Mapped[str] = mapped_column(String(64))
+    round: Mapped[str] = mapped_column(String(64))
+    debtor_id: Mapped[str] = mapped_column(String(64))
+    attempt_id: Mapped[str | None] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    allow: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(48))
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class SuppressionRow(Base):
+    __tablename__ = "suppressions"
+    phone: Mapped[str] = mapped_column(String(16), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(16))  # opt_out | wrong_number | dnc
+    debtor_id: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class LedgerMixin:
+    """Campaign operations of the Store (which provides ``_tx`` and ``_clock``)."""
+
+    if TYPE_CHECKING:
+        def _tx(self, action: str) -> AbstractContextManager[Session]: ...
+        def _clock(self) -> dt.datetime: ...
+
+    # --- campaigns and rounds ----------------------------------------------------------------
+    def ensure_campaign(self, name: str) -> str:
+        with self._tx(f"register campaign {name!r}") as s:
+            row = s.get(CampaignRow, name)
+            if row is None:
+                now = self._clock()
+                s.add(CampaignRow(name=name, status="active", created_at=now, updated_at=now))
+                return "active"
+            return row.status
+
+    def campaign_status(self, name: str) -> str | None:
+        with self._tx(f"read campaign {name!r}") as s:
+            row = s.get(CampaignRow, name)
+            return row.status if row else None
+
+    def set_campaign_status(self, name: str, status: str) -> None:
+        with self._tx(f"set campaign {name!r} {status}") as s:
+            row = s.get(CampaignRow, name)
+            if row is None:
+                raise StoreError(f"no campaign {name!r}")
+            row.status, row.updated_at = status, self._clock()
+
+    def round_finished(self, campaign: str, name: str) -> bool:
+        return self.round_ended_at(campaign, name) is not None
+
+    def round_ended_at(self, campaign: str, name: str) -> dt.datetime | None:
+        with self._tx("read a round") as s:
+            row = s.get(RoundRow, (campaign, name))
+            return row.ended_at if row else None
+
+    def finish_round(self, campaign: str, name: str) -> None:
+        with self._tx("finish a round") as s:
+            row = s.get(RoundRow, (campaign, name))
+            if row is None:
+                s.add(RoundRow(campaign=campaign, name=name, ended_at=self._clock()))
+            elif row.ended_at is None:
+                row.ended_at = self._clock()
+
+    # --- attempts ----------------------------------------------------------------------------
+    def claim_attempt(self, debtor_id: str, phone: str, *, campaign: str, round: str) -> str:
+        """A queued attempt linked to its campaign round, in one transaction; StoreError if the
+        debtor or the number already has an active attempt (another worker holds it)."""
+        if not is_e164(phone):
+            raise PhoneNumberError("refusing to create an attempt for a non-E.164 number")
+        attempt_id = uuid.uuid4().hex
+        with self._tx(f"claim debtor {debtor_id!r}") as s:
+            s.add(AttemptRow(id=attempt_id, debtor_id=debtor_id, phone=phone, state=AttemptState.QUEUED.value,
+                             outcome_detail={}, created_at=self._clock()))
+            try:
+                s.flush()
+            except IntegrityError as exc:
+                who = f"number {mask(phone)}" if "phone" in str(exc.orig) else f"debtor {debtor_id!r}"
+                raise StoreError(f"{who} already has an active call attempt") from exc
+            s.add(CampaignAttemptRow(attempt_id=attempt_id, campaign=campaign, round=round, debtor_id=debtor_id))
+        return attempt_id
+
+    def release_attempt(self, attempt_id: str) -> None:
+        """Forget a claim that was never dialled (still queued)."""
+        with self._tx("release a claim") as s:
+            row = s.get(AttemptRow, attempt_id)
+            if row is not None and row.state == AttemptState.QUEUED.value:
+                s.execute(delete(CampaignAttemptRow).where(CampaignAttemptRow.attempt_id == attempt_id))
+                s.delete(row)
+
+    def reconcile_campaign(self, campaign: str) -> int:
+        """Close what a previous run left: claims never dialled are released; attempts that
+        were dialling or talking become ``unknown`` and are never re-dialled automatically."""
+        with self._tx(f"reconcile campaign {campaign!r}") as s:
+            ids = select(CampaignAttemptRow.attempt_id).where(CampaignAttemptRow.campaign == campaign)
+            queued = list(s.scalars(select(AttemptRow.id).where(
+                AttemptRow.id.in_(ids), AttemptRow.state == AttemptState.QUEUED.value)))
+            if queued:
+                s.execute(delete(CampaignAttemptRow).where(CampaignAttemptRow.attempt_id.in_(queued)))
+                s.execute(delete(AttemptRow).where(AttemptRow.id.in_(queued)))
+            closed = s.execute(
+                update(AttemptRow)
+                .where(AttemptRow.id.in_(ids), AttemptRow.state.in_(
+                    [AttemptState.DIALING.value, AttemptState.ANSWERED.value]))
+                .values(state=AttemptState.UNKNOWN.value, ended_at=self._clock(),
+                        result=func.coalesce(AttemptRow.result, CallResult.UNKNOWN.value)))
+            return int(closed.rowcount or 0)
+
+    def campaign_attempts(self, campaign: str, debtor_id: str | None = None) -> list[AttemptRecord]:
+        from bot.store.repo import _attempt
+
+        with self._tx("read campaign attempts") as s:
+            query = (select(AttemptRow).join(CampaignAttemptRow, CampaignAttemptRow.attempt_id == AttemptRow.id)
+                     .where(CampaignAttemptRow.campaign == campaign))
+            if debtor_id is not None:
+                query = query.where(CampaignAttemptRow.debtor_id == debtor_id)
+            return [_attempt(r) for r in s.scalars(query.order_by(AttemptRow.created_at, AttemptRow.id))]
+
+    def campaign_rounds_of(self, campaign: str) -> dict[str, str]:
+        """attempt id -> round name."""
+        with self._tx("read campaign rounds") as s:
+            rows = s.execute(select(CampaignAttemptRow.attempt_id, CampaignAttemptRow.round)
+                             .where(CampaignAttemptRow.campaign == campaign))
+            return {a: r for a, r in rows}
+
+    def campaign_latest(self, campaign: str) -> dict[str, AttemptRecord]:
+        latest: dict[str, AttemptRecord] = {}
+        for attempt in self.campaign_attempts(campaign):
+            latest[attempt.debtor_id] = attempt
+        return latest
+
+    def history(self, debtor_id: str) -> list[ComplianceAttempt]:
+        """Every dialled attempt for this debt, in any campaign: what compliance caps count."""
+        from bot.campaign.compliance import Attempt
+
+        with self._tx("read call history") as s:
+            rows = s.scalars(select(AttemptRow).where(AttemptRow.debtor_id == debtor_id,
+                                                      AttemptRow.dialed_at.is_not(None)))
+            return [Attempt(at=r.dialed_at, result=CallResult(r.result) if r.result else None,  # type: ignore[arg-type]
+                            conversation=r.outcome is not None and Outcome(r.outcome) in CONVERSATION)
+                    for r in rows]
+
+    # --- decisions and suppression -------------------------------------------------------------
+    def record_decision(self, campaign: str, round: str, debtor_id: str, allow: bool, reason: str,
+                        detail: str, attempt_id: str | None) -> None:
+        with self._tx("record a compliance decision") as s:
+            s.add(DecisionRow(campaign=campaign, round=round, debtor_id=debtor_id, attempt_id=attempt_id,
+                              at=self._clock(), allow=allow, reason=reason[:48], detail=detail))
+
+    def decisions(self, campaign: str) -> list[dict[str, Any]]:
+        with self._tx("read decisions") as s:
+            rows = s.scalars(select(DecisionRow).where(DecisionRow.campaign == campaign).order_by(DecisionRow.id))
+            return [{"round": r.round, "debtor_id": r.debtor_id, "attempt_id": r.attempt_id, "at": r.at,
+                     "allow": r.allow, "reason": r.reason, "detail": r.detail} for r in rows]
+
+    def suppress(self, phone: str, reason: str, debtor_id: str | None) -> None:
+        """Never call this number again (opt-out, wrong number, do-not-call)."""
+        with self._tx("suppress a number") as s:
+            if s.get(SuppressionRow, phone) is None:
+                s.add(SuppressionRow(phone=phone, reason=reason, debtor_id=debtor_id, at=self._clock()))
+
+    def suppression(self, phone: str) -> str | None:
+        with self._tx("read suppression") as s:
+            row = s.get(SuppressionRow, phone)
+            return row.reason if row else None
+
+    # --- debtors -----------------------------------------------------------------------------
+    def debtors_for(self, wanted: DebtorFilter, *, today: dt.date) -> list[Debtor]:
+        from bot.store.repo import _debtor
+
+        with self._tx("select campaign debtors") as s:
+            query = select(DebtorRow).order_by(DebtorRow.id)
+            if wanted.ids:
+                query = query.where(DebtorRow.id.in_(wanted.ids))
+            if wanted.min_amount is not None:
+                query = query.where(DebtorRow.amount >= wanted.min_amount)
+            if wanted.max_amount is not None:
+                query = query.where(DebtorRow.amount <= wanted.max_amount)
+            found = [_debtor(r) for r in s.scalars(query)]
+        out = []
+        for d in found:
+            overdue = (today - d.due_date).days if d.due_date else None
+            if wanted.min_days_overdue is not None and (overdue is None or overdue < wanted.min_days_overdue):
+                continue
+            if wanted.max_days_overdue is not None and (overdue is None or overdue > wanted.max_days_overdue):
+                continue
+            if wanted.tags and not set(wanted.tags) & set(getattr(d, "tags", ()) or ()):
+                continue
+            out.append(d)
+        return out

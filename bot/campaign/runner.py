@@ -87,6 +87,7 @@ class CampaignRunner:
         self.progress = Progress()
         self.on_progress = on_progress or (lambda p: None)
         self._stop = asyncio.Event()
+        self._cut_off = False  # the schedule ended before the round did
         self._gate = asyncio.Semaphore(campaign.limits.max_concurrent)
         self._last_originate = 0.0
         self._pace = asyncio.Lock()
@@ -116,8 +117,12 @@ class CampaignRunner:
         if closed:
             log.warning("closed %d attempt(s) a previous run left in flight as unknown", closed)
         self.store.ensure_campaign(self.c.campaign)
+        if not self._working_day():
+            log.info("campaign %s does not work today (schedule days/dates)", self.c.campaign)
+            return self.progress
+        await self._until(self._schedule_time(self.c.schedule.start))
         for index, rnd in enumerate(self.c.rounds):
-            if self._halted():
+            if self._halted() or self.clock() >= self._schedule_end():
                 break
             if self.store.round_finished(self.c.campaign, rnd.name):
                 continue
@@ -125,26 +130,39 @@ class CampaignRunner:
             if self._halted():
                 break
             await self._run_round(rnd)
+            if self._cut_off:
+                break
             if not self._halted():
                 self.store.finish_round(self.c.campaign, rnd.name)
-        if not self._halted():
+        if not self._halted() and all(self.store.round_finished(self.c.campaign, r.name) for r in self.c.rounds):
             self.store.set_campaign_status(self.c.campaign, "finished")
         return self.progress
 
-    async def _wait_round(self, index: int, rnd: Round) -> None:
+    def _working_day(self) -> bool:
+        local = self.clock().astimezone(ZoneInfo(self.c.schedule.timezone)).date()
+        weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local.weekday()]
+        return weekday in self.c.schedule.days and (not self.c.schedule.dates or local in self.c.schedule.dates)
+
+    def _schedule_time(self, at: dt.time) -> dt.datetime:
         zone = ZoneInfo(self.c.schedule.timezone)
+        local = self.clock().astimezone(zone)
+        return dt.datetime.combine(local.date(), at, zone).astimezone(dt.UTC)
+
+    async def _until(self, target: dt.datetime | None) -> None:
+        while target is not None and self.clock() < target and not self._halted():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), min(1.0, (target - self.clock()).total_seconds()))
+
+    async def _wait_round(self, index: int, rnd: Round) -> None:
         target: dt.datetime | None = None
         if rnd.after and index > 0:
             ended = self.store.round_ended_at(self.c.campaign, self.c.rounds[index - 1].name)
             if ended is not None:
                 target = ended + parse_duration(rnd.after)
         if rnd.start is not None:
-            local = self.clock().astimezone(zone)
-            start = dt.datetime.combine(local.date(), rnd.start, zone).astimezone(dt.UTC)
+            start = self._schedule_time(rnd.start)
             target = max(target or start, start)
-        while target is not None and self.clock() < target and not self._halted():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), min(1.0, (target - self.clock()).total_seconds()))
+        await self._until(target)
 
     def _pool(self, rnd: Round) -> list[Debtor]:
         debtors = self.store.debtors_for(self.c.debtors, today=self.clock().date())
@@ -167,6 +185,10 @@ class CampaignRunner:
         heapq.heapify(due)
         tasks: set[asyncio.Task[None]] = set()
         while (due or tasks) and not self._halted():
+            if due and self.clock() >= self._schedule_end():
+                due.clear()  # the day's schedule is over; the round goes on next run
+                self._cut_off = True
+                continue
             if due and due[0].at <= self.clock():
                 item = heapq.heappop(due)
                 await self._gate.acquire()
@@ -185,9 +207,7 @@ class CampaignRunner:
             await asyncio.gather(*tasks)
 
     def _schedule_end(self) -> dt.datetime:
-        zone = ZoneInfo(self.c.schedule.timezone)
-        local = self.clock().astimezone(zone)
-        return dt.datetime.combine(local.date(), self.c.schedule.end, zone).astimezone(dt.UTC)
+        return self._schedule_time(self.c.schedule.end)
 
     def _decide(self, debtor: Debtor) -> compliance.Decision:
         zones = zones_for(debtor.phone, debtor.timezone) or (

@@ -40,9 +40,7 @@ async def main() -> None:
             for name, step in script.steps.items():
                 if step.listen is None:
                     continue
-                intents = list(step.listen.intents.values())
-                if step.listen.globals:
-                    intents += list(script.globals.values())
+                intents = [intent for _, intent in script.intents_of(step.listen)]
                 phrases = list(dict.fromkeys(
                     [p for i in intents for p in i.phrases]
                     + [p for i in intents for kind in i.capture.values() for p in slot_phrases(kind, script.language)]))

@@ -209,9 +209,13 @@ class CampaignRunner:
     def _schedule_end(self) -> dt.datetime:
         return self._schedule_time(self.c.schedule.end)
 
+    def _zones(self, debtor: Debtor) -> tuple[str, ...]:
+        """The debtor's candidate zones, or the campaign's default when none can be inferred."""
+        default = self.c.compliance.default_timezone
+        return zones_for(debtor.phone, debtor.timezone) or ((default,) if default else ())
+
     def _decide(self, debtor: Debtor) -> compliance.Decision:
-        zones = zones_for(debtor.phone, debtor.timezone) or (
-            (self.c.compliance.default_timezone,) if self.c.compliance.default_timezone else ())
+        zones = self._zones(debtor)
         suppressed = self.store.suppression(debtor.phone) or ("dnc" if debtor.phone in self.dnc else None)
         history = self.store.history(debtor.id)
         return compliance.decide(zones=zones, history=history, now=self.clock(), rules=self.rules,
@@ -226,8 +230,8 @@ class CampaignRunner:
                 self._later(debtor, decision.not_before, due)
                 return
             try:
-                attempt_id = self.store.claim_attempt(debtor.id, debtor.phone, campaign=self.c.campaign,
-                                                      round=rnd.name)
+                attempt_id = self.store.create_attempt(debtor.id, debtor.phone, campaign=self.c.campaign,
+                                                       round=rnd.name)
             except StoreError as exc:  # another worker holds this debtor or number
                 self.store.record_decision(self.c.campaign, rnd.name, debtor.id, False, "claimed_elsewhere",
                                            str(exc), None)
@@ -265,9 +269,7 @@ class CampaignRunner:
     def _retry(self, debtor: Debtor, due: list[_Due]) -> None:
         results = [(a.dialed_at or a.created_at, CallResult(a.result))
                    for a in self.store.campaign_attempts(self.c.campaign, debtor.id) if a.result]
-        zones = zones_for(debtor.phone, debtor.timezone) or (
-            (self.c.compliance.default_timezone,) if self.c.compliance.default_timezone else ())
-        when = retry.schedule_retry(self.policy, results, now=self.clock(), zones=zones,
+        when = retry.schedule_retry(self.policy, results, now=self.clock(), zones=self._zones(debtor),
                                     history=self.store.history(debtor.id), rules=self.rules,
                                     suppressed=self.store.suppression(debtor.phone))
         if when is not None and when <= self._schedule_end():

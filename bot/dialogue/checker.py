@@ -177,10 +177,7 @@ class _Checker:
     def _ambiguity(self, base: Loc, listen: Listen) -> None:
         owners: dict[str, str] = {}
         keys: dict[str, str] = {}
-        intents = list(listen.intents.items())
-        if listen.globals:
-            intents += [(f"globals.{k}", v) for k, v in self.s.globals.items()]
-        for intent_name, intent in intents:
+        for intent_name, intent in self.s.intents_of(listen):
             for phrase in intent.phrases:
                 other = owners.setdefault(phrase, intent_name)
                 if other != intent_name:

@@ -33,9 +33,7 @@ def compile_script(script: Script, source: Path | None = None) -> CompiledScript
     compiled = CompiledScript(script, machine, source)
     for name, step in script.steps.items():
         if step.listen is not None:
-            intents = list(step.listen.intents.values())
-            if step.listen.globals:
-                intents += list(script.globals.values())
+            intents = [intent for _, intent in script.intents_of(step.listen)]
             compiled.keys[name] = "".join(sorted({k for i in intents for k in (i.dtmf or "")}))
     return compiled
 

@@ -24,6 +24,11 @@ def _end_text(script: Script, name: str) -> str:
     return f"{name}: {step.outcome.value}" if step.outcome else name
 
 
+def _edges(script: Script, name: str) -> list[tuple[str, str]]:
+    """(label, target) of every distinct way out of a step."""
+    return list(dict.fromkeys((_label(script, loc), target) for loc, target in edges(script, name)))
+
+
 def mermaid(script: Script) -> str:
     lines = ["flowchart TD", f"  start(((start))) --> {script.start}"]
     for name, step in script.steps.items():
@@ -31,12 +36,8 @@ def mermaid(script: Script) -> str:
             lines.append(f"  {name}([\"{_end_text(script, name)}\"])")
         elif step.branch:
             lines.append(f"  {name}{{{name}}}")
-        seen: set[tuple[str, str]] = set()
-        for loc, target in edges(script, name):
-            label = _label(script, loc)
-            if (label, target) not in seen:
-                seen.add((label, target))
-                lines.append(f"  {name} -->|{label}| {target}" if label else f"  {name} --> {target}")
+        for label, target in _edges(script, name):
+            lines.append(f"  {name} -->|{label}| {target}" if label else f"  {name} --> {target}")
     return "\n".join(lines) + "\n"
 
 
@@ -45,11 +46,7 @@ def dot(script: Script) -> str:
     for name, step in script.steps.items():
         shape = "doubleoctagon" if step.end else "diamond" if step.branch else "box"
         lines.append(f'  "{name}" [shape={shape}, label="{_end_text(script, name)}"];')
-        seen: set[tuple[str, str]] = set()
-        for loc, target in edges(script, name):
-            label = _label(script, loc)
-            if (label, target) not in seen:
-                seen.add((label, target))
-                lines.append(f'  "{name}" -> "{target}" [label="{label}"];')
+        for label, target in _edges(script, name):
+            lines.append(f'  "{name}" -> "{target}" [label="{label}"];')
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -176,3 +176,10 @@ class Script(_Strict):
 
     def placeholders(self, text: str) -> list[str]:
         return PLACEHOLDER.findall(text)
+
+    def intents_of(self, listen: Listen) -> list[tuple[str, Intent]]:
+        """What a listen step hears: its own intents, then the global ones unless turned off."""
+        found: list[tuple[str, Intent]] = list(listen.intents.items())
+        if listen.globals:
+            found += [(f"globals.{k}", v) for k, v in self.globals.items()]
+        return found

@@ -175,14 +175,8 @@ class ScriptRun:
         return builtin[name] if name in builtin else d.extra.get(name)
 
     # --- listening --------------------------------------------------------------------------
-    def _intents(self, listen: Listen) -> list[tuple[str, Intent]]:
-        found: list[tuple[str, Intent]] = list(listen.intents.items())
-        if listen.globals:
-            found += [(f"globals.{k}", v) for k, v in self.script.globals.items()]
-        return found
-
     async def _listen(self, channel: Channel, listen: Listen, say: Say | None, keys: str, key: str) -> str:
-        intents = self._intents(listen)
+        intents = self.script.intents_of(listen)
         phrases: list[str] = []
         for _, intent in intents:
             phrases += intent.phrases

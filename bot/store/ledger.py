@@ -5,16 +5,13 @@ every compliance decision, and numbers suppressed for good. Mixed into ``Store``
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.domain import CallResult, Debtor, Outcome
-from bot.errors import PhoneNumberError, StoreError
-from bot.phone import is_e164, mask
+from bot.errors import StoreError
 from bot.store.models import AttemptRow, Base, DebtorRow
 from bot.store.records import AttemptRecord, AttemptState
 from bot.store.types import UTCDateTime
@@ -122,23 +119,6 @@ class LedgerMixin:
                 row.ended_at = self._clock()
 
     # --- attempts ----------------------------------------------------------------------------
-    def claim_attempt(self, debtor_id: str, phone: str, *, campaign: str, round: str) -> str:
-        """A queued attempt linked to its campaign round, in one transaction; StoreError if the
-        debtor or the number already has an active attempt (another worker holds it)."""
-        if not is_e164(phone):
-            raise PhoneNumberError("refusing to create an attempt for a non-E.164 number")
-        attempt_id = uuid.uuid4().hex
-        with self._tx(f"claim debtor {debtor_id!r}") as s:
-            s.add(AttemptRow(id=attempt_id, debtor_id=debtor_id, phone=phone, state=AttemptState.QUEUED.value,
-                             outcome_detail={}, created_at=self._clock()))
-            try:
-                s.flush()
-            except IntegrityError as exc:
-                who = f"number {mask(phone)}" if "phone" in str(exc.orig) else f"debtor {debtor_id!r}"
-                raise StoreError(f"{who} already has an active call attempt") from exc
-            s.add(CampaignAttemptRow(attempt_id=attempt_id, campaign=campaign, round=round, debtor_id=debtor_id))
-        return attempt_id
-
     def release_attempt(self, attempt_id: str) -> None:
         """Forget a claim that was never dialled (still queued)."""
         with self._tx("release a claim") as s:

@@ -21,7 +21,7 @@ from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
 from bot.errors import PhoneNumberError, StoreError
 from bot.phone import is_e164, mask
 from bot.store.engine import create_store_engine, migrate, reason
-from bot.store.ledger import LedgerMixin
+from bot.store.ledger import CampaignAttemptRow, LedgerMixin
 from bot.store.models import AttemptRow, DebtorRow, EventRow
 from bot.store.records import ACTIVE, AttemptRecord, AttemptState, OutcomeRow
 
@@ -107,8 +107,13 @@ class Store(LedgerMixin):
 
     # --- attempts --------------------------------------------------------------------------
 
-    def create_attempt(self, debtor_id: str, phone: str) -> str:
-        """A new queued attempt; StoreError if the debtor or the number has an active one."""
+    def create_attempt(self, debtor_id: str, phone: str, *, campaign: str | None = None,
+                       round: str | None = None) -> str:
+        """A new queued attempt; StoreError if the debtor or the number has an active one.
+
+        A campaign's claim names its campaign and round: the link is written in the same
+        transaction, so no attempt can exist that a restart would not reconcile.
+        """
         if not is_e164(phone):
             raise PhoneNumberError("refusing to create an attempt for a non-E.164 number")
         attempt_id = uuid.uuid4().hex
@@ -125,6 +130,9 @@ class Store(LedgerMixin):
                 clash = "phone" in str(exc.orig)
                 who = f"number {mask(phone)}" if clash else f"debtor {debtor_id!r}"
                 raise StoreError(f"{who} already has an active call attempt") from exc
+            if campaign is not None:
+                session.add(CampaignAttemptRow(attempt_id=attempt_id, campaign=campaign, round=round or "",
+                                               debtor_id=debtor_id))
         return attempt_id
 
     def mark_dialing(self, attempt_id: str) -> bool:

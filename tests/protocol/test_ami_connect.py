@@ -5,21 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator
 
 import pytest
 
 from bot.errors import AmiError
 from bot.telephony.ami import Ami
 from tests.protocol.ami_fake_peer import FakeAmi
-
-
-@pytest.fixture
-async def peer() -> AsyncIterator[FakeAmi]:
-    fake = FakeAmi()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 def closed_port() -> int:

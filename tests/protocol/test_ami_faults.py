@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -12,14 +11,6 @@ from bot.domain import CallResult
 from bot.errors import AmiError
 from bot.telephony.ami import Ami, OriginateRequest
 from tests.protocol.ami_fake_peer import CHANNEL, FakeAmi, originate_response, until
-
-
-@pytest.fixture
-async def peer() -> AsyncIterator[FakeAmi]:
-    fake = FakeAmi()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 def request(attempt_id: str, ring_timeout_s: float = 30.0) -> OriginateRequest:

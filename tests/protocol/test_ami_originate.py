@@ -23,14 +23,6 @@ Script = Callable[[Headers], list[Headers]]
 
 
 @pytest.fixture
-async def peer() -> AsyncIterator[FakeAmi]:
-    fake = FakeAmi()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def ami(peer: FakeAmi) -> AsyncIterator[Ami]:
     async with Ami(peer.settings(), reconnect_delay_s=0.01, hangup_grace_s=0.05) as client:
         yield client

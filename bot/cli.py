@@ -299,6 +299,16 @@ def export_cmd(campaign: Annotated[str, typer.Argument(help="Campaign name.")],
 _register_campaign_commands()
 
 
+def _register_results_commands() -> None:
+    from bot.cli_results import payments_app, report_cmd
+
+    app.add_typer(payments_app, name="payments")
+    app.command("report")(report_cmd)
+
+
+_register_results_commands()
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)

@@ -349,13 +349,13 @@ class _Header:
     index: dict[str, int]  # normalized name -> column
 
 
-def _read_header(reader: _Reader, path: Path) -> _Header:
+def _read_header(reader: _Reader, path: Path, required: Sequence[str] = REQUIRED) -> _Header:
     def fail(message: str, line: int = 1) -> ConfigError:
         return ConfigError(message, path=str(path), line=line)
 
     record = next((r for r in reader if not r.blank), None)
     if record is None:
-        raise fail(f"the file is empty; its first line must be the header ({', '.join(REQUIRED)}, ...)")
+        raise fail(f"the file is empty; its first line must be the header ({', '.join(required)}, ...)")
     if record.problem is not None:
         hint = " (is it UTF-16 without a byte-order mark? save it as UTF-8)" if "NUL" in record.problem else ""
         raise fail(f"the header is unusable: {record.problem}{hint}", record.line)
@@ -373,10 +373,10 @@ def _read_header(reader: _Reader, path: Path) -> _Header:
             raise fail(f"column {name!r} appears twice in the header (columns {index[key] + 1} and {column})",
                        record.line)
         index[key] = column - 1
-    missing = [name for name in REQUIRED if name not in index]
+    missing = [name for name in required if name not in index]
     if missing:
         raise fail(f"missing required column(s): {', '.join(missing)} "
-                   f"(the header must name {', '.join(REQUIRED)})", record.line)
+                   f"(the header must name {', '.join(required)})", record.line)
     reader.width = len(names)
     return _Header(record.line, names, index)
 

@@ -231,7 +231,7 @@ class CampaignRunner:
                 return
             try:
                 attempt_id = self.store.create_attempt(debtor.id, debtor.phone, campaign=self.c.campaign,
-                                                       round=rnd.name)
+                                                       round=rnd.name, script=(rnd.script or self.c.script).stem)
             except StoreError as exc:  # another worker holds this debtor or number
                 self.store.record_decision(self.c.campaign, rnd.name, debtor.id, False, "claimed_elsewhere",
                                            str(exc), None)

@@ -49,6 +49,7 @@ class CampaignAttemptRow(Base):
     campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.name"))
     round: Mapped[str] = mapped_column(String(64))
     debtor_id: Mapped[str] = mapped_column(String(64))
+    script: Mapped[str | None] = mapped_column(String(200))  # None for attempts made before 0004
 
 
 class DecisionRow(Base):
@@ -161,6 +162,13 @@ class LedgerMixin:
             rows = s.execute(select(CampaignAttemptRow.attempt_id, CampaignAttemptRow.round)
                              .where(CampaignAttemptRow.campaign == campaign))
             return {a: r for a, r in rows}
+
+    def campaign_links_of(self, campaign: str) -> dict[str, tuple[str, str | None]]:
+        """attempt id -> (round name, script name or None when not recorded)."""
+        with self._tx("read campaign rounds") as s:
+            rows = s.execute(select(CampaignAttemptRow.attempt_id, CampaignAttemptRow.round, CampaignAttemptRow.script)
+                             .where(CampaignAttemptRow.campaign == campaign))
+            return {a: (r, script) for a, r, script in rows}
 
     def campaign_latest(self, campaign: str) -> dict[str, AttemptRecord]:
         latest: dict[str, AttemptRecord] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 
 from bot.domain import CallResult, Outcome
@@ -53,3 +54,12 @@ class OutcomeRow:
     outcome: Outcome | None
     detail: dict[str, object]
     cause: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """Money a debtor paid, as the lender's books say."""
+
+    debtor_id: str
+    amount: Decimal
+    paid_at: dt.datetime

@@ -23,6 +23,7 @@ from bot.phone import is_e164, mask
 from bot.store.engine import create_store_engine, migrate, reason
 from bot.store.ledger import CampaignAttemptRow, LedgerMixin
 from bot.store.models import AttemptRow, DebtorRow, EventRow
+from bot.store.payments import PaymentsMixin
 from bot.store.records import ACTIVE, AttemptRecord, AttemptState, OutcomeRow
 
 Clock = Callable[[], dt.datetime]
@@ -43,7 +44,7 @@ def open_store(url: str, *, clock: Clock = utc_now) -> Store:
     return Store(engine, clock=clock)
 
 
-class Store(LedgerMixin):
+class Store(LedgerMixin, PaymentsMixin):
     """Debtors, call attempts and their events."""
 
     def __init__(self, engine: Engine, *, clock: Clock = utc_now):
@@ -108,10 +109,10 @@ class Store(LedgerMixin):
     # --- attempts --------------------------------------------------------------------------
 
     def create_attempt(self, debtor_id: str, phone: str, *, campaign: str | None = None,
-                       round: str | None = None) -> str:
+                       round: str | None = None, script: str | None = None) -> str:
         """A new queued attempt; StoreError if the debtor or the number has an active one.
 
-        A campaign's claim names its campaign and round: the link is written in the same
+        A campaign's claim names its campaign, round and script: the link is written in the same
         transaction, so no attempt can exist that a restart would not reconcile.
         """
         if not is_e164(phone):
@@ -132,7 +133,7 @@ class Store(LedgerMixin):
                 raise StoreError(f"{who} already has an active call attempt") from exc
             if campaign is not None:
                 session.add(CampaignAttemptRow(attempt_id=attempt_id, campaign=campaign, round=round or "",
-                                               debtor_id=debtor_id))
+                                               debtor_id=debtor_id, script=script))
         return attempt_id
 
     def mark_dialing(self, attempt_id: str) -> bool:

@@ -50,6 +50,7 @@ test-fast: setup
 
 bench: sandbox
 	$(BIN)/python bench/speech.py
+	$(BIN)/python bench/campaign.py --debtors 2000 --concurrency 100 200
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

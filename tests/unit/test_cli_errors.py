@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def collbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COLLBOT__")}
-    env["COLLBOT__LOG__FILE"] = str(cwd / "collbot.log")
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+from tests.cli import collbot
 
 
 def one_error_line(done: subprocess.CompletedProcess[str]) -> str:

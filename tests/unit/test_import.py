@@ -7,8 +7,6 @@ import csv
 import datetime as dt
 import os
 import re
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from decimal import Decimal
@@ -28,6 +26,11 @@ from bot.errors import ConfigError, StoreError
 from bot.phone import normalize
 from bot.store.engine import MIGRATIONS, create_store_engine
 from bot.store.repo import Store, open_store
+from tests.cli import collbot as _collbot
+
+
+def collbot(*args: str, cwd: Path):
+    return _collbot(*args, cwd=cwd, timeout=120)
 
 HEADER = "id,name,phone,amount,currency,due_date"
 DIAL = DialSettings()  # default region KR; KR, CN and US allowed
@@ -411,11 +414,6 @@ def test_existing_debtors_survive_the_0002_migration(database_url: str) -> None:
 # --- The command ---------------------------------------------------------------------------------------
 
 
-def collbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COLLBOT__")}
-    env["COLLBOT__LOG__FILE"] = str(cwd / "collbot.log")
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_command_reports_counts_and_exits_zero_with_rejects(tmp_path: Path) -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +16,11 @@ from bot.domain import Debtor
 from bot.errors import ConfigError
 from bot.store.records import Payment
 from bot.store.repo import Store, open_store
+from tests.cli import collbot as _collbot
+
+
+def collbot(*args: str, cwd: Path):
+    return _collbot(*args, cwd=cwd, database=True)
 
 SEOUL = ZoneInfo("Asia/Seoul")
 NOW = dt.datetime(2026, 3, 10, 3, 0, tzinfo=dt.UTC)  # 12:00 in Seoul
@@ -123,12 +125,6 @@ def test_promise_defaults_to_the_debt_and_the_day_of_the_call() -> None:
     assert (promise.date, promise.amount) == (dt.date(2026, 3, 9), Decimal("120000"))
 
 
-def collbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COLLBOT__")}
-    env["COLLBOT__LOG__FILE"] = str(cwd / "collbot.log")
-    env["COLLBOT__DATABASE__URL"] = f"sqlite:///{cwd / 'c.db'}"
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_cli_imports_and_reports_counts(tmp_path: Path) -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,6 +15,11 @@ from bot.domain import CallResult, Debtor, Outcome
 from bot.errors import StoreError
 from bot.store.records import Payment
 from bot.store.repo import Store, open_store
+from tests.cli import collbot as _collbot
+
+
+def collbot(*args: str, cwd: Path):
+    return _collbot(*args, cwd=cwd, database=True)
 
 SEOUL = ZoneInfo("Asia/Seoul")
 MORNING = dt.datetime(2026, 3, 2, 0, 30, tzinfo=dt.UTC)  # 09:30 in Seoul
@@ -144,12 +146,6 @@ def test_html_escapes_names(report: Report) -> None:
     assert "<b>&" not in page and "&lt;b&gt;&amp;" in page
 
 
-def collbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COLLBOT__")}
-    env["COLLBOT__LOG__FILE"] = str(cwd / "collbot.log")
-    env["COLLBOT__DATABASE__URL"] = f"sqlite:///{cwd / 'c.db'}"
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_cli_prints_tables_and_writes_html(tmp_path: Path) -> None:

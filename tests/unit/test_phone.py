@@ -106,6 +106,38 @@ def test_number_like_text_is_refused_or_becomes_e164(raw: str) -> None:
     assert E164_SHAPE.fullmatch(out)
 
 
+def _reference(raw: str, region: str, allowed: list[str]) -> str:
+    """What normalize did before it asked for the number type once: is_valid_number, then type."""
+    number = phonenumbers.parse(raw, region)
+    if not phonenumbers.is_valid_number(number):
+        raise PhoneNumberError("invalid")
+    country = phonenumbers.region_code_for_number(number) or "unknown"
+    if country not in allowed:
+        raise PhoneNumberError("country")
+    if phonenumbers.number_type(number) in (PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST):
+        raise PhoneNumberError("type")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+KINDS = {"invalid": "not a valid phone number", "country": "may not be dialled", "type": "numbers may not be dialled"}
+
+
+@given(st.from_regex(r"\A\+?(82|1|86|81|44|800|979|0|)[0-9 \-]{4,16}\Z"),
+       st.sampled_from(["KR", "US", "CN"]), st.sampled_from([ALLOWED, ["KR"], ["US", "GB", "001"]]))
+def test_one_type_lookup_decides_exactly_as_is_valid_number_did(raw: str, region: str, allowed: list[str]) -> None:
+    try:
+        expected, why = _reference(raw, region, allowed), None
+    except phonenumbers.NumberParseException:
+        expected, why = None, "not a phone number"
+    except PhoneNumberError as exc:
+        expected, why = None, KINDS[str(exc)]
+    if why is None:
+        assert norm(raw, region, allowed) == expected
+    else:
+        with pytest.raises(PhoneNumberError, match=why):
+            norm(raw, region, allowed)
+
+
 @pytest.mark.parametrize(("number", "masked"), [
     ("+821055500012", "+8210******12"),
     ("+16502530000", "+165******00"),

@@ -10,23 +10,30 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
 from bot.errors import PhoneNumberError, StoreError
 from bot.phone import is_e164, mask
+from bot.store.definitions import DefinitionsMixin
 from bot.store.engine import create_store_engine, migrate, reason
-from bot.store.ledger import CampaignAttemptRow, LedgerMixin
+from bot.store.ledger import CampaignAttemptRow, ClaimRefused, LedgerMixin, history_in
 from bot.store.models import AttemptRow, DebtorRow, EventRow
 from bot.store.payments import PaymentsMixin
 from bot.store.records import ACTIVE, AttemptRecord, AttemptState, OutcomeRow
 
+if TYPE_CHECKING:
+    from bot.campaign.compliance import Attempt as ComplianceAttempt
+    from bot.campaign.compliance import Decision
+
 Clock = Callable[[], dt.datetime]
+Gate = Callable[[list["ComplianceAttempt"]], "Decision"]
 
 
 def utc_now() -> dt.datetime:
@@ -44,7 +51,7 @@ def open_store(url: str, *, clock: Clock = utc_now) -> Store:
     return Store(engine, clock=clock)
 
 
-class Store(LedgerMixin, PaymentsMixin):
+class Store(LedgerMixin, DefinitionsMixin, PaymentsMixin):
     """Debtors, call attempts and their events."""
 
     def __init__(self, engine: Engine, *, clock: Clock = utc_now):
@@ -92,12 +99,13 @@ class Store(LedgerMixin, PaymentsMixin):
         for debtor in debtors:
             _check_numbers(debtor)
         now = self._clock()
-        rows = [_debtor_values(d, now) for d in debtors]
-        with self._tx(f"save {len(rows)} debtors ({ids[0]!r} to {ids[-1]!r})") as session:
+        with self._tx(f"save {len(debtors)} debtors ({ids[0]!r} to {ids[-1]!r})") as session:
             existing = session.scalar(select(func.count()).select_from(DebtorRow).where(DebtorRow.id.in_(ids)))
-            session.connection().execute(_debtor_upsert(session), rows)
+            connection = session.connection()
+            sql, parameters = _driver_upsert(connection.dialect, now)
+            connection.exec_driver_sql(sql, [parameters(d) for d in debtors])
         updated = int(existing or 0)
-        return len(rows) - updated, updated
+        return len(debtors) - updated, updated
 
     def get_debtor(self, debtor_id: str) -> Debtor:
         with self._tx(f"read debtor {debtor_id!r}") as session:
@@ -109,18 +117,25 @@ class Store(LedgerMixin, PaymentsMixin):
     # --- attempts --------------------------------------------------------------------------
 
     def create_attempt(self, debtor_id: str, phone: str, *, campaign: str | None = None,
-                       round: str | None = None, script: str | None = None) -> str:
+                       round: str | None = None, script: str | None = None, gate: Gate | None = None) -> str:
         """A new queued attempt; StoreError if the debtor or the number has an active one.
 
         A campaign's claim names its campaign, round and script: the link is written in the same
-        transaction, so no attempt can exist that a restart would not reconcile.
+        transaction, so no attempt can exist that a restart would not reconcile. ``gate`` decides
+        on the debt's history as this transaction sees it, with the debtor row locked (FOR UPDATE
+        on PostgreSQL; SQLite's write transactions are serialized): a refusal raises ClaimRefused,
+        so two runners cannot both pass a frequency cap.
         """
         if not is_e164(phone):
             raise PhoneNumberError("refusing to create an attempt for a non-E.164 number")
         attempt_id = uuid.uuid4().hex
         with self._tx(f"create an attempt for debtor {debtor_id!r}") as session:
-            if session.get(DebtorRow, debtor_id) is None:
+            if session.get(DebtorRow, debtor_id, with_for_update=gate is not None) is None:
                 raise StoreError(f"no debtor {debtor_id!r}")
+            if gate is not None:
+                decision = gate(history_in(session, debtor_id))
+                if not decision.allow:
+                    raise ClaimRefused(decision)
             session.add(AttemptRow(
                 id=attempt_id, debtor_id=debtor_id, phone=phone, state=AttemptState.QUEUED.value,
                 outcome_detail={}, created_at=self._clock(),
@@ -213,13 +228,7 @@ class Store(LedgerMixin, PaymentsMixin):
         """Append an event; returns its sequence number (1, 2, ... per attempt)."""
         with self._tx(f"add an event to attempt {attempt_id}") as session:
             _locked(session, attempt_id)  # serializes concurrent appends to one attempt
-            seq = session.scalar(
-                select(func.coalesce(func.max(EventRow.seq), 0) + 1)
-                .where(EventRow.attempt_id == attempt_id)
-            )
-            session.add(EventRow(attempt_id=attempt_id, seq=seq, at=event.at,
-                                 kind=EventKind(event.kind).value, data=dict(event.data)))
-            return int(seq or 1)
+            return _append_event(session, attempt_id, event)
 
     def events_for(self, attempt_id: str) -> list[DialogueEvent]:
         with self._tx(f"read the events of attempt {attempt_id}") as session:
@@ -276,11 +285,55 @@ def _debtor_values(debtor: Debtor, now: dt.datetime) -> dict[str, Any]:
 
 def _debtor_upsert(session: Session) -> Any:
     """INSERT ... ON CONFLICT (id) DO UPDATE of every column but ``id`` and ``created_at``."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return _debtor_upsert_for(session.get_bind().dialect.name)
+
+
+def _driver_upsert(dialect: Dialect, now: dt.datetime) -> tuple[str, Callable[[Debtor], Any]]:
+    """The batch upsert as driver SQL, and the driver parameters of one debtor.
+
+    The values go through the columns' own bind processors, exactly as executing the statement
+    would convert them, but without SQLAlchemy's per-row bookkeeping (which cost three times
+    the insert itself); the timestamps, the same for the whole batch, are converted once.
+    """
+    table = DebtorRow.__table__
+    names = [c.name for c in table.columns]
+    compiled = _debtor_upsert_for(dialect.name).compile(dialect=dialect, column_keys=names)
+    order = list(compiled.positiontup or ()) if compiled.positional else names
+    if sorted(order) != sorted(names):
+        raise StoreError(f"unexpected parameters in the debtor upsert: {order}")
+    process = {c.name: c.type.dialect_impl(dialect).bind_processor(dialect) for c in table.columns}
+    stamp = process["created_at"]
+    fixed = stamp(now) if stamp is not None else now
+    converters = [(name, process[name]) for name in order]
+
+    def parameters(debtor: Debtor) -> Any:
+        values = _debtor_values(debtor, now)
+        converted = [fixed if name in _STAMPS else values[name] if convert is None else convert(values[name])
+                     for name, convert in converters]
+        return tuple(converted) if compiled.positional else dict(zip(order, converted, strict=True))
+
+    return compiled.string, parameters
+
+
+_STAMPS = frozenset({"created_at", "updated_at"})
+
+
+def _debtor_upsert_for(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     insert = dialect.insert(DebtorRow.__table__)
     changed = {c.name: insert.excluded[c.name] for c in DebtorRow.__table__.columns
                if c.name not in ("id", "created_at")}
     return insert.on_conflict_do_update(index_elements=["id"], set_=changed)
+
+
+def _append_event(session: Session, attempt_id: str, event: DialogueEvent) -> int:
+    """Append to an attempt whose row the session has locked; returns the sequence number."""
+    seq = session.scalar(
+        select(func.coalesce(func.max(EventRow.seq), 0) + 1).where(EventRow.attempt_id == attempt_id)
+    )
+    session.add(EventRow(attempt_id=attempt_id, seq=seq, at=event.at,
+                         kind=EventKind(event.kind).value, data=dict(event.data)))
+    return int(seq or 1)
 
 
 def _locked(session: Session, attempt_id: str) -> AttemptRow:
@@ -303,7 +356,7 @@ def _attempt(row: AttemptRow) -> AttemptRecord:
     )
 
 
-__all__ = ["ACTIVE", "AttemptRecord", "AttemptState", "OutcomeRow", "Store", "open_store"]
+__all__ = ["ACTIVE", "AttemptRecord", "AttemptState", "ClaimRefused", "OutcomeRow", "Store", "open_store"]
 
 
 def _debtor(row: DebtorRow) -> Debtor:

@@ -391,6 +391,38 @@ def test_rejects_may_not_overwrite_the_input(store: Store, tmp_path: Path) -> No
         import_debtors(path, store, DIAL, rejects=path)
 
 
+def test_a_batch_stores_exactly_what_one_debtor_at_a_time_stores(database_url: str) -> None:
+    """upsert_debtors converts values itself for speed; the stored columns must not differ."""
+    times = iter([dt.datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=dt.UTC),
+                  dt.datetime(2026, 3, 5, 1, 2, 3, tzinfo=dt.timezone(dt.timedelta(hours=9)))])
+    now = next(times)
+    fields = dict(name="김민준 \"Jr\"", phone="+821055500012", amount=Decimal("1234.5"), currency="KRW",
+                  due_date=dt.date(2026, 2, 28), language="zh", extra={"지점": "서울", "b": ""},
+                  timezone="Asia/Seoul", alt_phone="+16502530000", tags=("vip", "late"))
+    with open_store(database_url, clock=lambda: now) as store:
+        store.upsert_debtor(Debtor(id="ONE", **fields))  # type: ignore[arg-type]
+        assert store.upsert_debtors([Debtor(id="MANY", **fields), Debtor(id="BARE", name="x", phone="+821055500013",
+                                                                          amount=Decimal(1))]) == (2, 0)
+
+        def stored() -> dict[str, tuple[object, ...]]:
+            with store._engine.connect() as connection:
+                rows = connection.exec_driver_sql("SELECT * FROM debtors ORDER BY id").all()
+            return {row[0]: tuple(row[1:]) for row in rows}
+
+        assert stored()["ONE"] == stored()["MANY"]
+        assert store.get_debtor("MANY") == Debtor(id="MANY", **fields)  # type: ignore[arg-type]
+        assert store.get_debtor("BARE").tags == () and store.get_debtor("BARE").extra == {}
+        with store._engine.connect() as connection:
+            created = connection.exec_driver_sql("SELECT created_at FROM debtors WHERE id = 'MANY'").scalar()
+        now = next(times)
+        store.upsert_debtor(Debtor(id="ONE", **fields | {"amount": Decimal(7)}))  # type: ignore[arg-type]
+        assert store.upsert_debtors([Debtor(id="MANY", **fields | {"amount": Decimal(7)})]) == (0, 1)  # type: ignore[arg-type]
+        assert stored()["ONE"] == stored()["MANY"]
+        with store._engine.connect() as connection:
+            again = connection.exec_driver_sql("SELECT created_at, updated_at FROM debtors WHERE id = 'MANY'").one()
+        assert again[0] == created and again[1] != created
+
+
 def test_existing_debtors_survive_the_0002_migration(database_url: str) -> None:
     engine = create_store_engine(database_url)
     try:

@@ -128,8 +128,9 @@ class ListenSettings(_Section):
     no_input_s: float = Field(5.0, gt=0, description="Silence before the first word that counts as no input.")
     end_silence_ms: int = Field(700, ge=100, description="Silence after speech that ends the customer's turn.")
     max_speech_s: float = Field(10.0, gt=0, description="Longest utterance listened to.")
-    chunk_ms: int = Field(200, ge=40, le=2000,
-        description="Length of each audio chunk read from Asterisk while listening.")
+    min_confidence: float = Field(0.0, ge=0, le=1, description=(
+        "Recognitions less confident than this (0-1) count as not understood: the step's "
+        "no_match applies and the customer is asked again."))
     energy_threshold: int = Field(300, ge=1, description="RMS level (16-bit) above which a frame counts as speech.")
 
 

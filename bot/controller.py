@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.dialogue.session import CallOutcome, ScriptRun
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
+from bot.errors import TelephonyError
 from bot.phone import dial_string, mask
 from bot.speech.asr import Recognizer
 from bot.speech.tts import Synthesizer
@@ -30,6 +31,7 @@ from bot.store.repo import Store
 from bot.telephony.agi import AgiServer, AgiSession
 from bot.telephony.agi_channel import AgiChannel
 from bot.telephony.ami import Ami, OriginateRequest
+from bot.telephony.ami_actions import loggable
 from bot.telephony.channel import Hangup
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class _LiveCall:
     started: asyncio.Future[None]
     done: asyncio.Future[CallOutcome]
     script: CompiledScript
+    synth: Synthesizer  # prompts at the rate of this call's script
 
 
 def local_today(e164: str, now: dt.datetime | None = None) -> dt.date:
@@ -70,7 +73,7 @@ def local_today(e164: str, now: dt.datetime | None = None) -> dt.date:
 class Controller:
     """Places calls and runs their dialogues; use as ``async with Controller(...) as c``."""
 
-    def __init__(self, settings: Settings, store: Store, *, script: CompiledScript,
+    def __init__(self, settings: Settings, store: Store, *, script: CompiledScript | None,
                  recognizer: Recognizer, synth: Synthesizer, ami: Ami | None = None):
         self.settings = settings
         self.script = script
@@ -104,16 +107,21 @@ class Controller:
         return await loop.run_in_executor(self._db_thread, functools.partial(fn, *args))
 
     async def call(self, debtor: Debtor, *, attempt_id: str | None = None, script: CompiledScript | None = None,
-                   ring_timeout_s: float | None = None, caller_id: str | None = None) -> CallReport:
+                   ring_timeout_s: float | None = None, caller_id: str | None = None,
+                   synth: Synthesizer | None = None) -> CallReport:
         """Dial one debtor, talk if answered, and record the attempt from start to end.
 
-        A campaign passes the ``attempt_id`` it already claimed; otherwise one is created.
+        A campaign passes the ``attempt_id`` it already claimed; otherwise one is created. ``script``
+        and ``synth`` default to the controller's own.
         """
+        script = script or self.script
+        if script is None:
+            raise ValueError("a call needs a script: this controller has no default one")
         dial = dial_string(self.settings.dial.template, debtor.phone)
         if attempt_id is None:
             attempt_id = await self.db(self.store.create_attempt, debtor.id, debtor.phone)
         loop = asyncio.get_running_loop()
-        live = _LiveCall(debtor, loop.create_future(), loop.create_future(), script or self.script)
+        live = _LiveCall(debtor, loop.create_future(), loop.create_future(), script, synth or self.synth)
         self._calls[attempt_id] = live
         try:
             return await self._place(attempt_id, dial, live, ring_timeout_s, caller_id)
@@ -157,19 +165,25 @@ class Controller:
         attempt_id = session.env.get("agi_uniqueid", "")
         live = self._calls.get(attempt_id)
         if live is None or session.script != "call":
-            log.warning("FastAGI session for an unknown call (script %r); hanging up", session.script)
-            await session.command("HANGUP")
+            await _refuse(session, attempt_id)
             return
         live.started.set_result(None)
         await self.db(self.store.mark_answered, attempt_id)
 
+        # Events are written in order by the one store thread without holding up the call:
+        # the customer should not wait for a commit before the robot answers.
+        loop = asyncio.get_running_loop()
+        writes: list[asyncio.Future[int]] = []
+
         async def record(event: DialogueEvent) -> None:
-            await self.db(self.store.add_event, attempt_id, event)
+            writes.append(loop.run_in_executor(self._db_thread, self.store.add_event, attempt_id, event))
 
         debtor = live.debtor
-        channel = AgiChannel(session, settings=self.settings, synth=self.synth,
-                             recognizer=self.recognizer, call_id=attempt_id)
-        dialogue = ScriptRun(live.script, debtor, today=local_today(debtor.phone), record=record)
+        keys = self.ami.keys.watch(attempt_id)
+        channel = AgiChannel(session, settings=self.settings, synth=live.synth, recognizer=self.recognizer,
+                             call_id=attempt_id, keys=keys, replay_key=self.ami.replay_key)
+        dialogue = ScriptRun(live.script, debtor, today=local_today(debtor.phone), record=record,
+                             min_confidence=self.settings.listen.min_confidence)
         try:
             outcome = await dialogue.run(channel)
         except Exception as exc:  # a fault on our side ends this call politely, not the campaign
@@ -178,6 +192,11 @@ class Controller:
             outcome = CallOutcome(Outcome.ERROR, {"reason": f"{type(exc).__name__}: {exc}"})
             with contextlib.suppress(Hangup):
                 await channel.hangup()
+        finally:
+            self.ami.keys.forget(attempt_id)
+            for failed in await asyncio.gather(*writes, return_exceptions=True):
+                if isinstance(failed, BaseException):
+                    log.error("attempt %s: a call event was not stored: %s", attempt_id, failed)
         if not live.done.done():
             live.done.set_result(outcome)
 
@@ -194,3 +213,14 @@ class Controller:
             return report
 
         return list(await asyncio.gather(*(one(d) for d in debtors)))
+
+
+async def _refuse(session: AgiSession, attempt_id: str) -> None:
+    """Hang up a FastAGI session this controller has no call for: e.g. a call answered after the
+    controller that placed it died, reaching the restarted one. Reconciliation closes its attempt."""
+    log.warning("FastAGI session for a call this controller did not place (uniqueid %s, script %s); "
+                "hanging up", loggable(attempt_id[:64]), loggable(session.script[:64]))
+    try:
+        await session.command("HANGUP")
+    except (Hangup, TelephonyError) as exc:  # gone already, or a peer out of step: nothing to save
+        log.info("FastAGI session for an unknown call ended before its HANGUP: %s", exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -45,6 +46,7 @@ class EventKind(StrEnum):
     DTMF = "dtmf"  # the customer pressed a key
     HANGUP = "hangup"  # the call ended (who, cause)
     ERROR = "error"
+    RECONCILED = "reconciled"  # closed after its controller died (how: live channel hung up, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,9 @@ class Heard:
     confidence: float = 0.0
     digit: str = ""  # a DTMF key, '' when none
     audio_ms: int = 0  # length of the captured utterance
+    # where the turn's time went (ms): eos_ms from the end of speech until the robot had the
+    # recording, asr_ms recognition; empty when the channel does not measure
+    timing: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def silent(self) -> bool:

@@ -32,6 +32,9 @@ class ChatChannel:
         self.show = show
         self.hung_up = False
 
+    async def prepare(self, text: str, *, language: str) -> None:
+        return None
+
     async def say(self, text: str, *, language: str, dtmf: str = "") -> str:
         if self.hung_up:
             raise Hangup("robot")

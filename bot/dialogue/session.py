@@ -7,6 +7,7 @@ ends the call politely with outcome ``error`` and the reason, so a campaign goes
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -45,7 +46,8 @@ class CallOutcome:
 class ScriptRun:
     """One call's walk through a script; the compiled machine is shared by all calls."""
 
-    def __init__(self, compiled: CompiledScript, debtor: Debtor, *, today: dt.date, record: Recorder):
+    def __init__(self, compiled: CompiledScript, debtor: Debtor, *, today: dt.date, record: Recorder,
+                 min_confidence: float = 0.0):
         self.compiled = compiled
         self.script = compiled.script
         self.debtor = debtor
@@ -57,6 +59,10 @@ class ScriptRun:
         self.path: list[str] = []
         self._held: list[str] = []
         self.state = self.script.start
+        # Recognitions less sure than this are not taken as an answer: a misheard "paid" or
+        # "wrong number" costs more than asking again.
+        self.min_confidence = min_confidence
+        self._heard_at: float | None = None  # when the last answer was heard (monotonic)
 
     async def on_state_change(self, *_: object) -> None:
         await self._entered()
@@ -139,17 +145,27 @@ class ScriptRun:
         if isinstance(say, Recording):
             if self._held:
                 text, self._held = " ".join(self._held), []
-                await self.record(DialogueEvent(EventKind.PROMPT, {"text": text}))
+                await self.record(DialogueEvent(EventKind.PROMPT, {"text": text, **await self._ready(channel, text)}))
                 await channel.say(text, language=self.voice)
             await self.record(DialogueEvent(EventKind.PROMPT, {"file": say.file}))
             digit = await channel.play_file(say.file, dtmf=keys)
         else:
             text, self._held = " ".join([*self._held, self.render(say)]), []
-            await self.record(DialogueEvent(EventKind.PROMPT, {"text": text}))
+            await self.record(DialogueEvent(EventKind.PROMPT, {"text": text, **await self._ready(channel, text)}))
             digit = await channel.say(text, language=self.voice, dtmf=keys)
         if digit:
             await self.record(DialogueEvent(EventKind.DTMF, {"digit": digit, "during": "prompt"}))
         return digit
+
+    async def _ready(self, channel: Channel, text: str) -> dict[str, object]:
+        """Synthesize the prompt; when it answers the customer, how long the answer took."""
+        started = time.monotonic()
+        await channel.prepare(text, language=self.voice)
+        ready = time.monotonic()
+        heard_at, self._heard_at = self._heard_at, None
+        if heard_at is None:
+            return {}
+        return {"timing": {"decide_ms": round((ready - heard_at) * 1000), "tts_ms": round((ready - started) * 1000)}}
 
     def render(self, text: str) -> str:
         return PLACEHOLDER.sub(lambda m: self._spoken(m.group(1)), text)
@@ -206,13 +222,18 @@ class ScriptRun:
 
     async def _hear(self, channel: Channel, spec: ListenSpec) -> Heard:
         heard = await channel.listen(spec)
+        self._heard_at = time.monotonic()
+        timing = {"timing": dict(heard.timing)} if heard.timing else {}
         if heard.digit:
-            await self.record(DialogueEvent(EventKind.DTMF, {"digit": heard.digit}))
+            await self.record(DialogueEvent(EventKind.DTMF, {"digit": heard.digit, **timing}))
         elif heard.text:
-            await self.record(DialogueEvent(EventKind.RECOGNITION, {
-                "text": heard.text, "confidence": round(heard.confidence, 3), "audio_ms": heard.audio_ms}))
+            data: dict[str, object] = {
+                "text": heard.text, "confidence": round(heard.confidence, 3), "audio_ms": heard.audio_ms, **timing}
+            if heard.confidence < self.min_confidence:
+                data["below_min_confidence"] = True
+            await self.record(DialogueEvent(EventKind.RECOGNITION, data))
         else:
-            await self.record(DialogueEvent(EventKind.NO_INPUT, {"audio_ms": heard.audio_ms}))
+            await self.record(DialogueEvent(EventKind.NO_INPUT, {"audio_ms": heard.audio_ms, **timing}))
         return heard
 
     def _match(self, heard: Heard, intents: list[tuple[str, Intent]]) -> tuple[str, Intent, dict[str, object]] | None:
@@ -221,7 +242,7 @@ class ScriptRun:
                 if intent.dtmf and heard.digit in intent.dtmf:
                     return name, intent, self._filled(intent, "")
             return None
-        if not heard.text:
+        if not heard.text or heard.confidence < self.min_confidence:
             return None
         text = heard.text.strip().lower()
         for name, intent in intents:

@@ -110,6 +110,11 @@ class Endpointer:
         """Byte offset in all audio pushed where speech began, or None before speech."""
         return None if self._start is None else self._start * self.frame_bytes
 
+    @property
+    def speech_end(self) -> int | None:
+        """Byte offset in all audio pushed where the last speech frame ends, or None before speech."""
+        return None if self._start is None else (self._last_speech + 1) * self.frame_bytes
+
     def trim_offset(self, preroll_ms: int = 200) -> int:
         """Byte offset to keep audio from: speech start less ``preroll_ms`` (0 before speech)."""
         if self._start is None:

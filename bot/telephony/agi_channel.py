@@ -1,21 +1,34 @@
-"""The Channel over FastAGI: prompts with STREAM FILE, listening with short RECORD FILE chunks.
+"""The Channel over FastAGI: prompts with STREAM FILE, listening with RECORD FILE.
 
-Listening records the customer in chunks of ``listen.chunk_ms``; our endpointer decides when
-the turn ends and Vosk recognizes the utterance against the step's phrases. A chunk that
-brought fewer samples than its duration is padded with silence: a line that sends no frames
-(Local channels, SIP with DTX) is silent, not frozen.
+Asterisk reads and drops the caller's frames between two AGI commands, so every command
+boundary is a hole in what the robot hears. Listening therefore uses as few commands as it
+can: one RECORD FILE that Asterisk ends after ``end_silence_ms`` of silence (rounded up to whole
+seconds, AGI's unit) or when the no-input time is up. Our endpointer then judges the audio:
+speech in it ends the turn; a recording of only silence (a line that sends silence frames)
+starts the next one; speech cut by the time limit goes on in one more recording.
+
+Keys pressed in a hole (the prompt ended, the recording has not started yet) come from AMI
+(bot.telephony.keys): taken before each recording, and replayed into the channel with AMI
+PlayDTMF when one arrives while a recording runs, so that recording ends with it.
+
+A recording holds only the frames that arrived. A line that sends none while the customer is
+quiet (Local channels, SIP with DTX) is quiet: wall time the audio does not cover counts as
+silence.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import math
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.config import Settings
 from bot.domain import Heard
-from bot.errors import AgiError
+from bot.errors import AgiError, AmiError
 from bot.speech.asr import Recognizer
 from bot.speech.endpoint import Endpointer, EndpointState
 from bot.speech.tts import Synthesizer
@@ -23,100 +36,156 @@ from bot.speech.wav import read_pcm, write_pcm
 from bot.telephony.agi import AgiSession
 from bot.telephony.agi_protocol import AgiReply
 from bot.telephony.channel import Hangup, ListenSpec
+from bot.telephony.keys import CallKeys
 
 log = logging.getLogger(__name__)
 
 BYTES_PER_MS = 16  # 8 kHz, 16-bit mono
-PRE_ROLL_MS = 100  # audio kept before detected speech: a soft first syllable starts below the threshold
+PRE_ROLL_MS = 200  # audio kept before detected speech: a soft first syllable starts below the threshold
 # The recognizer needs silence before speech to settle: measured on every phrase of
 # scripts/reminder-ko.yaml, 0 ms gave 15/23 right and 3 heard as another phrase, 300 ms
 # 18/23 right and none wrong. It is fed this much digital silence before each utterance.
 RECOGNIZER_LEAD = bytes(300 * 16)
+MIN_RECORD_MS = 300  # a shorter recording is not worth a command
+ReplayKey = Callable[[str, str], Awaitable[None]]
 
 
 class AgiChannel:
     """One answered call as a :class:`bot.telephony.channel.Channel`."""
 
     def __init__(self, session: AgiSession, *, settings: Settings, synth: Synthesizer,
-                 recognizer: Recognizer, call_id: str):
+                 recognizer: Recognizer, call_id: str, keys: CallKeys | None = None,
+                 replay_key: ReplayKey | None = None):
         self.session = session
         self.settings = settings
         self.synth = synth
         self.recognizer = recognizer
         self.call_id = call_id
+        self.keys = keys
+        self._replay_key = replay_key
         self._turn = 0
+        self._played_at: float | None = None  # when the last prompt ended (monotonic)
         self.last_utterance: Path | None = None
+
+    async def prepare(self, text: str, *, language: str) -> None:
+        await self.synth.prompt(text, language)
 
     async def say(self, text: str, *, language: str, dtmf: str = "") -> str:
         path = await self.synth.prompt(text, language)
         asterisk_path = f"{self.settings.asterisk.sounds_dir.rstrip('/')}/{path.stem}"
-        reply = await self.session.command("STREAM FILE", asterisk_path, dtmf)
-        return await self._digit(reply, "STREAM FILE")
+        return await self._play(asterisk_path, dtmf)
 
     async def play_file(self, name: str, *, dtmf: str = "") -> str:
         """Play a recorded prompt kept under ``<sounds_dir>/recorded/`` (extension omitted)."""
         stem = name.rsplit(".", 1)[0] if name.endswith((".wav", ".gsm", ".ulaw", ".sln")) else name
-        path = f"{self.settings.asterisk.sounds_dir.rstrip('/')}/recorded/{stem}"
-        reply = await self.session.command("STREAM FILE", path, dtmf)
+        return await self._play(f"{self.settings.asterisk.sounds_dir.rstrip('/')}/recorded/{stem}", dtmf)
+
+    async def _play(self, asterisk_path: str, dtmf: str) -> str:
+        if self.keys is not None:
+            self.keys.clear()  # keys pressed before this prompt answer nothing it asks
+        reply = await self.session.command("STREAM FILE", asterisk_path, dtmf)
+        self._played_at = time.monotonic()
         return await self._digit(reply, "STREAM FILE")
 
     async def listen(self, spec: ListenSpec) -> Heard:
-        """Short chunks until speech starts, then one recording of the rest of the utterance.
-
-        Between two AGI commands Asterisk reads and drops the caller's frames, so chunking
-        through speech would cut holes in it whenever the bot answers slowly (a loaded
-        machine). Once speech has started, one RECORD FILE ends on ``end_silence_ms``
-        (rounded up to whole seconds, AGI's unit) and nothing is lost.
-        """
+        """Record until the customer has spoken and fallen silent, a key, or no input in time."""
         cfg = self.settings.listen
         self._turn += 1
-        endpointer = Endpointer(
-            self.settings.speech.sample_rate, no_input_s=spec.no_input_s,
-            end_silence_ms=cfg.end_silence_ms, max_speech_s=spec.max_speech_s,
-            energy_threshold=cfg.energy_threshold,
-        )
-        pending = bytearray()  # the pre-roll while waiting for speech
-        chunk_bytes = cfg.chunk_ms * BYTES_PER_MS
         started = time.monotonic()
-        for k in range(100_000):
-            reply, pcm = await self._record(f"{k}", spec.dtmf, cfg.chunk_ms)
+        endpointer = Endpointer(
+            self.settings.speech.sample_rate, no_input_s=86_400,  # no input is judged by the clock, below
+            end_silence_ms=cfg.end_silence_ms,
+            max_speech_s=spec.max_speech_s, energy_threshold=cfg.energy_threshold,
+        )
+        silence_s = max(1, math.ceil(cfg.end_silence_ms / 1000))
+        audio = bytearray()  # what was heard this turn, missing frames filled with silence
+        pushed = 0  # bytes given to the endpointer (audio keeps only the last of them)
+        # The hole between the prompt and the first recording, where the caller is not heard.
+        gap_ms = round((started - self._played_at) * 1000) if self._played_at is not None else 0
+        self._played_at = None
+        for part in range(1000):
+            key = self.keys.take(spec.dtmf) if self.keys is not None else ""
+            if key:
+                return Heard(digit=key, timing={"gap_ms": gap_ms, "lost_key": 1})
+            waited_ms = (time.monotonic() - started) * 1000
+            if endpointer.state is EndpointState.WAITING:
+                budget_ms = spec.no_input_s * 1000 - waited_ms
+                if budget_ms < MIN_RECORD_MS:
+                    return Heard(timing={"gap_ms": gap_ms})
+            else:  # speech went on past the last recording's time limit
+                budget_ms = max(MIN_RECORD_MS, spec.max_speech_s * 1000 - endpointer.speech_ms)
+            sent = time.monotonic()
+            reply, pcm = await self._record(str(part), spec.dtmf, int(budget_ms), f"s={silence_s}")
+            returned = time.monotonic()
             digit = await self._digit(reply, "RECORD FILE")
             if digit:
-                return Heard(digit=digit)
-            if len(pcm) < chunk_bytes - 20 * BYTES_PER_MS:
-                pcm += bytes(chunk_bytes - len(pcm))  # no frames is silence (Local channels, DTX)
-            state = endpointer.push(pcm)
-            pending += pcm
-            if state is EndpointState.DONE_NO_INPUT:
-                return Heard()
-            if state is EndpointState.WAITING:
-                del pending[: max(0, len(pending) - PRE_ROLL_MS * BYTES_PER_MS)]
-                continue
-            break
-        utterance = bytes(pending)
-        if endpointer.state is EndpointState.SPEAKING:
-            rest_ms = max(1000, int(spec.max_speech_s * 1000) - endpointer.speech_ms)
-            silence_s = max(1, -(-cfg.end_silence_ms // 1000))
-            reply, rest = await self._record("rest", spec.dtmf, rest_ms, f"s={silence_s}")
-            digit = await self._digit(reply, "RECORD FILE")
-            if digit:
-                return Heard(digit=digit)
-            utterance += rest
+                return Heard(digit=digit, timing={"gap_ms": gap_ms})
+            missing = int((returned - sent) * 1000) * BYTES_PER_MS - len(pcm)
+            if endpointer.state is EndpointState.WAITING and missing > 0:
+                pcm = bytes(missing - missing % 2) + pcm  # the quiet line sent nothing before the speech
+            endpointer.push(pcm)
+            pushed += len(pcm)
+            audio += pcm
+            if endpointer.state is EndpointState.SPEAKING and missing >= cfg.end_silence_ms * BYTES_PER_MS:
+                break  # the line went quiet after the speech without sending frames
+            if endpointer.state.done:
+                break
+            if endpointer.state is EndpointState.WAITING:
+                del audio[: max(0, len(audio) - PRE_ROLL_MS * BYTES_PER_MS)]
+        else:
+            raise AgiError("listening did not end after 1000 recordings")
+        trailing_ms = (pushed - (endpointer.speech_end or pushed)) // BYTES_PER_MS
+        del audio[: max(0, endpointer.trim_offset(PRE_ROLL_MS) - (pushed - len(audio)))]
+        utterance = bytes(audio)
+        asr_started = time.monotonic()
         stream = self.recognizer.stream(list(spec.phrases))
         try:
             await stream.feed(RECOGNIZER_LEAD + utterance)
             text, confidence = await stream.result()
         finally:
             stream.close()
+        done = time.monotonic()
         self.last_utterance = self._keep_utterance(utterance)
+        timing = {"gap_ms": gap_ms, "eos_ms": trailing_ms + round((asr_started - returned) * 1000),
+                  "asr_ms": round((done - asr_started) * 1000)}
         log.debug("turn %d heard %d ms in %.0f ms", self._turn, len(utterance) // BYTES_PER_MS,
-                  (time.monotonic() - started) * 1000)
-        return Heard(text=text, confidence=confidence, audio_ms=len(utterance) // BYTES_PER_MS)
+                  (done - started) * 1000)
+        return Heard(text=text, confidence=confidence, audio_ms=len(utterance) // BYTES_PER_MS, timing=timing)
 
     async def _record(self, part: str, dtmf: str, timeout_ms: int, *options: str) -> tuple[AgiReply, bytes]:
+        """One RECORD FILE; a key that AMI reports as pressed before it started is replayed
+        into the channel so the recording ends with it."""
         name = f"{self.settings.asterisk.spool_dir.rstrip('/')}/{self.call_id}-{self._turn}-{part}"
-        reply = await self.session.command("RECORD FILE", name, "wav", dtmf, str(timeout_ms), *options)
+        command = asyncio.ensure_future(
+            self.session.command("RECORD FILE", name, "wav", dtmf, str(timeout_ms), *options))
+        replayed = ""
+        try:
+            while dtmf and self.keys is not None and self._replay_key is not None and not command.done():
+                arrived = asyncio.ensure_future(self.keys.wait())
+                await asyncio.wait({command, arrived}, return_when=asyncio.FIRST_COMPLETED)
+                if not arrived.done():
+                    arrived.cancel()
+                    break
+                key = self.keys.take(dtmf)
+                if key and not replayed:
+                    replayed = key
+                    await self._replay(key)
+            reply = await command
+        except BaseException:
+            command.cancel()
+            raise
+        if replayed and reply.result == "0":
+            # The recording ended just before the replayed key reached it: the key still counts.
+            reply = AgiReply(reply.code, str(ord(replayed)), "dtmf", reply.extra, reply.raw)
         return reply, self._take_chunk(name)
+
+    async def _replay(self, digit: str) -> None:
+        channel = self.session.env.get("agi_channel", "")
+        assert self._replay_key is not None
+        try:
+            await self._replay_key(channel, digit)
+        except AmiError as exc:
+            log.warning("could not replay a key pressed between AGI commands: %s", exc)
 
     async def hangup(self) -> None:
         with contextlib.suppress(Hangup):

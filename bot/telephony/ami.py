@@ -25,6 +25,7 @@ from bot.errors import AmiError
 from bot.telephony.ami_actions import (
     OriginateRequest,
     check_attempt_id,
+    check_value,
     loggable,
     mask_channel,
     originate_headers,
@@ -37,6 +38,7 @@ from bot.telephony.ami_events import (
     unknown_result,
 )
 from bot.telephony.ami_link import LinkManager, LinkProtocol
+from bot.telephony.keys import DTMF_DIGITS, KeyWatch
 
 __all__ = ["Ami", "OriginateRequest", "OriginateResult"]
 
@@ -88,6 +90,10 @@ class Ami:
         self._manager = LinkManager(on_lost=self._link_lost)
         self._manager.register_event("OriginateResponse", self._on_originate_response)
         self._manager.register_event("Hangup", self._on_hangup)
+        # Keys pressed between two AGI commands reach the robot only through these events.
+        self.keys = KeyWatch()
+        for name in ("DTMFEnd", "AGIExecStart", "AGIExecEnd"):
+            self._manager.register_event(name, self._on_key_event)
         self._link: LinkProtocol | None = None
         self._keeper: asyncio.Task[None] | None = None
         self._pending: dict[str, _Pending] = {}
@@ -193,6 +199,17 @@ class Ami:
         self._hangups.pop(attempt_id, None)
         return hangup.result()
 
+    async def replay_key(self, channel: str, digit: str) -> None:
+        """Make ``channel`` receive ``digit`` again (AMI PlayDTMF with Receive), so an AGI
+        command running on it sees a key that was pressed before the command started."""
+        check_value("channel", channel)
+        if len(digit) != 1 or digit not in DTMF_DIGITS:
+            raise AmiError("refusing to replay a key that is not one DTMF digit")
+        reply = await self._ask({"Action": "PlayDTMF", "Channel": channel, "Digit": digit,
+                                 "Receive": "yes", "Duration": "100"})
+        if not succeeded(reply.get("Response")):
+            log.warning("PlayDTMF on the robot's channel failed: %s", reply.get("Message", ""))
+
     async def check_privileges(self) -> list[str]:
         """Warnings if this AMI account can do more than originate calls and read call events.
 
@@ -233,7 +250,8 @@ class Ami:
                     "Action": "Login",
                     "Username": self._settings.username,
                     "Secret": self._settings.secret,
-                    "Events": "call",  # OriginateResponse and Hangup; nothing we do not use
+                    # OriginateResponse and Hangup; DTMFEnd and AGIExecStart/End for lost keys
+                    "Events": "call,dtmf,agi",
                 })
         except TimeoutError as exc:
             _abort(protocol)
@@ -360,6 +378,9 @@ class Ami:
         if hangup is not None and not hangup.done():
             hangup.set_result(hangup_cause(event))
 
+    def _on_key_event(self, _manager: object, event: Message) -> None:
+        self.keys.on_event(event)
+
     def _watch_hangup(self, attempt_id: str) -> asyncio.Future[HangupCause]:
         hangup = self._hangups.get(attempt_id)
         if hangup is None:
@@ -373,6 +394,35 @@ class Ami:
         self._originated[attempt_id] = None
         while len(self._originated) > _MAX_REMEMBERED:
             self._originated.popitem(last=False)
+
+    # -- reconciliation after a restart ----------------------------------------------------------
+
+    async def live_channels(self) -> dict[str, str]:
+        """Uniqueid → name of every channel Asterisk has now (CoreShowChannels: 'reporting' rights)."""
+        link = self._link
+        if link is None:
+            raise AmiError(f"AMI link to {self._where} is down; cannot list channels")
+        action, replied = link.send_headers({"Action": "CoreShowChannels"})
+        await asyncio.wait({replied, link.gone}, timeout=self._settings.connect_timeout_s,
+                           return_when=asyncio.FIRST_COMPLETED)
+        if not replied.done():
+            link.responses.pop(action.id, None)
+            raise AmiError(f"AMI at {self._where} did not list its channels (CoreShowChannels)")
+        reply = replied.result()
+        messages = reply if isinstance(reply, list) else [reply]
+        if not succeeded(messages[0].get("Response")):
+            why = loggable(str(messages[0].get("Message") or "no reason"))
+            raise AmiError(f"AMI at {self._where} refused CoreShowChannels: {why}")
+        return {str(m["Uniqueid"]): str(m["Channel"]) for m in messages
+                if m.get("Event") == "CoreShowChannel" and m.get("Uniqueid") and m.get("Channel")}
+
+    async def hangup(self, channel: str) -> bool:
+        """Hang up a channel by the name ``live_channels`` gave; False if it was gone already."""
+        check_value("channel", channel)
+        if channel.startswith("/"):  # Hangup would read /.../ as a pattern over every channel
+            raise AmiError("refusing to hang up a channel whose name reads as a pattern")
+        reply = await self._ask({"Action": "Hangup", "Channel": channel, "Cause": "16"})
+        return succeeded(reply.get("Response"))
 
 
 def _seen(hangup: asyncio.Future[HangupCause]) -> HangupCause | None:

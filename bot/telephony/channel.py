@@ -34,6 +34,10 @@ class ListenSpec:
 class Channel(Protocol):
     """A live call as the dialogue sees it."""
 
+    async def prepare(self, text: str, *, language: str) -> None:
+        """Make the prompt ``text`` ready to play (synthesize it) without playing it."""
+        ...
+
     async def say(self, text: str, *, language: str, dtmf: str = "") -> str:
         """Speak ``text``; return a DTMF key that interrupted it ('' if none)."""
         ...
@@ -58,6 +62,9 @@ class TextChannel:
         self._replies = list(replies)
         self.said: list[str] = []
         self.hung_up = False
+
+    async def prepare(self, text: str, *, language: str) -> None:
+        return None
 
     async def say(self, text: str, *, language: str, dtmf: str = "") -> str:
         if self.hung_up:

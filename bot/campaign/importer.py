@@ -1,8 +1,11 @@
 """`collbot import`: debtors from a CSV file of any size; every data row is saved or rejected with its line.
 
 The file is read as a stream, validated row by row and written in batches of ``BATCH_ROWS``
-(one transaction each). What stays in memory besides a batch is the index of ids seen, used
-to reject repeated ids: about 120 bytes per distinct id (~120 MB for a million rows).
+(one transaction each). Files over ``POOL_MIN_BYTES`` have their rows checked by worker
+processes, a chunk at a time, while this process reads the file and writes the database in
+file order; results are the same as checking here. The index of ids seen, used to reject
+repeated ids, is a dict up to ``IDS_IN_MEMORY`` ids and a temporary SQLite file beyond, so
+memory stays flat whatever the size of the file.
 
 File rules
     Encoding: UTF-8 with or without BOM, UTF-16 LE/BE with BOM; lines end with LF, CRLF or CR.
@@ -27,37 +30,47 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
-import datetime as dt
-import functools
 import io
+import multiprocessing
 import os
-import re
-import zoneinfo
+import shutil
+import sqlite3
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO
 
 from bot.campaign.csvsafe import neutralize
+from bot.campaign.rows import (  # noqa: F401 - _amount, _Bad and _ident are shared with campaign.payments
+    _CONTROL,
+    OPTIONAL,
+    REQUIRED,
+    Checked,
+    RowChecker,
+    _amount,
+    _Bad,
+    _ident,
+    check_in_worker,
+    debtor,
+    start_worker,
+)
 from bot.config import DialSettings
 from bot.domain import Debtor
-from bot.errors import ConfigError, PhoneNumberError, StoreError
-from bot.phone import normalize
+from bot.errors import ConfigError, StoreError
 from bot.store.repo import Store
 
-REQUIRED = ("id", "name", "phone", "amount", "currency", "due_date")
-OPTIONAL = ("timezone", "language", "alt_phone", "tags")
-LANGUAGES = ("ko", "zh", "en")
-DEFAULT_LANGUAGE = "ko"
 BATCH_ROWS = 2_000
 MAX_FIELD = 10_000  # characters in one cell
 MAX_RECORD = 1 << 20  # characters in one record, however many lines it spans
-MAX_AMOUNT = Decimal("999999999999.99")  # what the store's Numeric(14, 2) holds
-MAX_TAGS, MAX_TAG = 20, 40
+CHUNK_ROWS = 1_000  # rows a worker process checks at a time
+POOL_MIN_BYTES = 4_000_000  # smaller files are checked here: starting workers would cost more
+MAX_WORKERS = 4
+IDS_IN_MEMORY = 100_000  # distinct ids kept in a dict (~120 bytes each) before they move to disk
 
-T = TypeVar("T")
 Progress = Callable[[int, int, int], None]
 """Called as ``progress(bytes_read, total_bytes, rows)`` every batch and at the end."""
 
@@ -86,16 +99,22 @@ def check_header(path: Path) -> list[str]:
 
 
 def import_debtors(path: Path, store: Store, dial: DialSettings, *, rejects: Path | None = None,
-                   progress: Progress | None = None, batch_rows: int = BATCH_ROWS) -> ImportReport:
-    """Import (insert or update by id) every valid row of ``path``; rejected rows go to ``rejects``."""
+                   progress: Progress | None = None, batch_rows: int = BATCH_ROWS,
+                   workers: int | None = None) -> ImportReport:
+    """Import (insert or update by id) every valid row of ``path``; rejected rows go to ``rejects``.
+
+    ``workers``: processes that check rows (0: none, this process checks them; default: one per
+    core, up to ``MAX_WORKERS``, for files over ``POOL_MIN_BYTES``).
+    """
     path = Path(path)
     rejects_path = Path(rejects) if rejects is not None else default_rejects_path(path)
     if rejects_path.resolve() == path.resolve():
         raise ConfigError("the rejects file would overwrite the file being imported", path=str(path))
     with _field_limit(), _open(path) as (binary, reader, total):
         header = _read_header(reader, path)
-        check = _RowChecker(header, dial)
-        seen: dict[str, int] = {}  # id -> line it was first seen on
+        check = RowChecker(header.index, dial.default_region, dial.allowed_countries)
+        if workers is None:
+            workers = min(os.cpu_count() or 1, MAX_WORKERS) if total >= POOL_MIN_BYTES else 0
         batch: list[Debtor] = []
         rows = imported = updated = 0
 
@@ -115,24 +134,37 @@ def import_debtors(path: Path, store: Store, dial: DialSettings, *, rejects: Pat
             imported, updated = imported + new, updated + old
             batch.clear()
 
-        with _Rejects(rejects_path, header.names) as out:
+        def chunks() -> Iterator[list[_Record]]:
+            nonlocal rows
+            chunk: list[_Record] = []
             for record in reader:
                 if record.blank:
                     continue
                 rows += 1
                 if rows % batch_rows == 0:
                     report()
-                if record.problem is not None:
-                    out.add(record.line, record.problem, record.cells or [])
-                else:
-                    ident, debtor, problems = check(record.cells or [])
-                    first = seen.setdefault(ident, record.line) if ident is not None else record.line
+                chunk.append(record)
+                if len(chunk) >= CHUNK_ROWS:
+                    yield chunk
+                    chunk = []
+            if chunk:
+                yield chunk
+
+        with _Rejects(rejects_path, header.names) as out, _FirstLines() as seen, _Checks(check, workers) as checks:
+            for records, results in checks(chunks()):
+                firsts = iter(seen.first_lines([(ident, record.line) for record, (ident, _, _)
+                                                in zip(records, results, strict=True) if ident is not None]))
+                for record, (ident, fields, problems) in zip(records, results, strict=True):
+                    if record.problem is not None:
+                        out.add(record.line, record.problem, record.cells or [])
+                        continue
+                    first = next(firsts) if ident is not None else record.line
                     if first != record.line:
                         problems.insert(0, f"duplicate id, first seen on line {first}")
-                    if debtor is None or problems:
+                    if fields is None or problems:
                         out.add(record.line, "; ".join(problems), record.cells or [])
                     else:
-                        batch.append(debtor)
+                        batch.append(debtor(fields))
                         if len(batch) >= batch_rows:
                             flush(record.line)
             if batch:
@@ -141,6 +173,109 @@ def import_debtors(path: Path, store: Store, dial: DialSettings, *, rejects: Pat
         report()
     return ImportReport(rows=rows, imported=imported, updated=updated, rejected=out.count,
                         rejects_path=rejects_path, blank=reader.blank)
+
+
+# --- Checking rows, here or in worker processes ---------------------------------------------------
+
+_UNCHECKED: Checked = (None, None, [])  # the result for a record rejected for its structure
+
+
+class _Checks:
+    """Each chunk of records with its check results, in file order; workers check ahead."""
+
+    def __init__(self, check: RowChecker, workers: int):
+        self._check = check
+        self._ahead = 2 * workers  # chunks in flight: enough to keep every worker busy
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=start_worker, initargs=check.settings) if workers > 0 else None
+
+    def __call__(self, chunks: Iterator[list[_Record]]) -> Iterator[tuple[list[_Record], list[Checked]]]:
+        pending: deque[tuple[list[_Record], Future[list[Checked]] | None]] = deque()
+        for chunk in chunks:
+            pending.append((chunk, self._submit(chunk)))
+            while pending and (len(pending) > self._ahead or pending[0][1] is None):
+                yield self._done(*pending.popleft())
+        while pending:
+            yield self._done(*pending.popleft())
+
+    def _submit(self, chunk: list[_Record]) -> Future[list[Checked]] | None:
+        if self._pool is None:
+            return None
+        try:
+            return self._pool.submit(check_in_worker, [r.cells or [] for r in chunk if r.problem is None])
+        except BrokenProcessPool:
+            self._pool = None  # a worker died (killed, out of memory): go on without workers
+            return None
+
+    def _done(self, chunk: list[_Record], future: Future[list[Checked]] | None) -> tuple[list[_Record], list[Checked]]:
+        checked: Iterator[Checked] | None = None
+        if future is not None:
+            try:
+                checked = iter(future.result())
+            except BrokenProcessPool:
+                self._pool = None
+        if checked is None:
+            checked = (self._check(r.cells or []) for r in chunk if r.problem is None)
+        return chunk, [_UNCHECKED if r.problem is not None else next(checked) for r in chunk]
+
+    def __enter__(self) -> _Checks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _FirstLines:
+    """The line each id was first seen on: a dict up to IDS_IN_MEMORY ids, then a temporary SQLite file."""
+
+    def __init__(self) -> None:
+        self._memory: dict[str, int] = {}
+        self._dir: str | None = None
+        self._db: sqlite3.Connection | None = None
+
+    def first_lines(self, seen: list[tuple[str, int]]) -> list[int]:
+        """For each (id, line) in file order, the line that id was first seen on (maybe this one)."""
+        if self._db is None:
+            firsts = [self._memory.setdefault(ident, line) for ident, line in seen]
+            if len(self._memory) > IDS_IN_MEMORY:
+                self._spill()
+            return firsts
+        here: dict[str, int] = {}
+        for ident, line in seen:
+            here.setdefault(ident, line)
+        earlier: dict[str, int] = {}
+        idents = list(here)
+        for start in range(0, len(idents), 500):  # SQLite allows 999 parameters per statement
+            part = idents[start:start + 500]
+            earlier.update(self._db.execute(f"SELECT id, line FROM seen WHERE id IN ({','.join('?' * len(part))})",
+                                            part).fetchall())
+        self._insert([(ident, line) for ident, line in here.items() if ident not in earlier])
+        return [earlier.get(ident, here[ident]) for ident, _ in seen]
+
+    def _spill(self) -> None:
+        self._dir = tempfile.mkdtemp(prefix="collbot-import-")
+        self._db = sqlite3.connect(os.path.join(self._dir, "ids.db"), isolation_level=None)
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -8192"):  # 8 MB of cache
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.execute("CREATE TABLE seen (id TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID")
+        self._insert(list(self._memory.items()))
+        self._memory = {}
+
+    def _insert(self, rows: list[tuple[str, int]]) -> None:
+        assert self._db is not None
+        self._db.execute("BEGIN")
+        self._db.executemany("INSERT INTO seen VALUES (?, ?)", rows)
+        self._db.execute("COMMIT")
+
+    def __enter__(self) -> _FirstLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._db is not None:
+            self._db.close()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
 
 
 # --- Reading: encodings, bounded physical lines, CSV records ---------------------------------
@@ -336,7 +471,7 @@ def _cells_of(line: str | None) -> list[str]:
 
 
 def _blank(cells: list[str]) -> bool:
-    return not any(c.strip() for c in cells)
+    return not "".join(cells).strip()  # as no cell having anything but spaces, in one call
 
 
 # --- The header -------------------------------------------------------------------------------
@@ -379,171 +514,6 @@ def _read_header(reader: _Reader, path: Path, required: Sequence[str] = REQUIRED
                    f"(the header must name {', '.join(required)})", record.line)
     reader.width = len(names)
     return _Header(record.line, names, index)
-
-
-# --- Values -----------------------------------------------------------------------------------
-
-
-class _Bad(Exception):
-    """One value of a row is unusable; the message is the reason shown to the user."""
-
-
-_ID = re.compile(r"[A-Za-z0-9._-]+")
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_AMOUNT = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]+))?")
-_YMD = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})")
-_DMY = re.compile(r"([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4})")
-_DATE_LIKE = re.compile(r"[0-9]{1,4}[./-][0-9]{1,2}[./-][0-9]{1,4}")
-_TAG_SPLIT = re.compile(r"[;,]")
-_DATE_FORMS = "YYYY-MM-DD, YYYY/MM/DD, YYYY.MM.DD or DD.MM.YYYY"
-
-
-def _shown(value: str) -> str:
-    """`` 'value'`` for a reason, or nothing for long values or ones that may be phone numbers."""
-    if len(value) > 30 or sum(c.isdigit() for c in value) >= 7:
-        return ""
-    return f" {value!r}"
-
-
-class _RowChecker:
-    """Turns the cells of one row into a Debtor, or into the reasons it cannot be one."""
-
-    def __init__(self, header: _Header, dial: DialSettings):
-        self._col = header.index
-        self._region, self._countries = dial.default_region, list(dial.allowed_countries)
-        known = set(REQUIRED) | set(OPTIONAL)
-        self._extras = [(name, i) for name, i in header.index.items() if name not in known]
-
-    def __call__(self, cells: list[str]) -> tuple[str | None, Debtor | None, list[str]]:
-        problems: list[str] = []
-
-        def cell(name: str) -> str:
-            column = self._col.get(name)
-            return cells[column].strip() if column is not None else ""
-
-        def value(parse: Callable[[str], T], name: str) -> T | None:
-            try:
-                return parse(cell(name))
-            except _Bad as bad:
-                problems.append(str(bad))
-                return None
-
-        ident = value(_ident, "id")
-        name = value(_name, "name")
-        phone = value(self._phone, "phone")
-        alt_phone = value(lambda v: self._phone(v, "alt_phone") if v else None, "alt_phone")
-        amount, currency, due = value(_amount, "amount"), value(_currency, "currency"), value(_date, "due_date")
-        zone, language, tags = value(_zone, "timezone"), value(_language, "language"), value(_tags, "tags")
-        if problems:
-            return ident, None, problems
-        assert ident and name and phone and amount and currency and due and language and tags is not None
-        extra = {key: cells[i].strip() for key, i in self._extras}
-        return ident, Debtor(id=ident, name=name, phone=phone, amount=amount, currency=currency, due_date=due,
-                             language=language, extra=extra, timezone=zone, alt_phone=alt_phone, tags=tags), []
-
-    def _phone(self, raw: str, column: str = "phone") -> str:
-        if not raw:
-            raise _Bad(f"{column} is empty")
-        try:
-            return normalize(raw, default_region=self._region, allowed_countries=self._countries)
-        except PhoneNumberError as exc:  # its message never contains the number
-            raise _Bad(f"{column}: {exc}") from None
-
-
-def _ident(raw: str) -> str:
-    if not raw:
-        raise _Bad("id is empty")
-    if len(raw) > 64:
-        raise _Bad("id is longer than 64 characters")
-    if not _ID.fullmatch(raw):
-        raise _Bad("id may only contain letters A-Z, digits, '.', '_' and '-'")
-    return raw
-
-
-def _name(raw: str) -> str:
-    if not raw:
-        raise _Bad("name is empty")
-    if len(raw) > 200:
-        raise _Bad("name is longer than 200 characters")
-    if _CONTROL.search(raw):
-        raise _Bad("name contains a control character (line break, tab ...)")
-    return raw
-
-
-def _amount(raw: str) -> Decimal:
-    if not raw:
-        raise _Bad("amount is empty")
-    match = _AMOUNT.fullmatch(raw.removeprefix("-"))
-    if match is not None and raw.startswith("-"):
-        raise _Bad("amount is negative")
-    if match is None:
-        raise _Bad(f"amount{_shown(raw)} is not a number (write e.g. 300000, 300,000 or 1234.50)")
-    if match.group(1) is not None and len(match.group(1)) > 2:
-        raise _Bad(f"amount{_shown(raw)} has {len(match.group(1))} decimal places; at most 2 are allowed "
-                   "(thousands are separated with ',', not '.')")
-    amount = Decimal(raw.replace(",", ""))
-    if amount == 0:
-        raise _Bad("amount is zero")
-    if amount > MAX_AMOUNT:
-        raise _Bad(f"amount is more than {MAX_AMOUNT:,}")
-    return amount
-
-
-def _currency(raw: str) -> str:
-    if len(raw) != 3 or not raw.isascii() or not raw.isalpha():
-        raise _Bad(f"currency{_shown(raw)} is not a 3-letter ISO 4217 code such as KRW")
-    return raw.upper()
-
-
-def _date(raw: str) -> dt.date:
-    if not raw:
-        raise _Bad("due_date is empty")
-    shown = f" {raw!r}" if _DATE_LIKE.fullmatch(raw) else _shown(raw)
-    if match := _YMD.fullmatch(raw):
-        year, month, day = int(match[1]), int(match[3]), int(match[4])
-    elif match := _DMY.fullmatch(raw):
-        year, month, day = int(match[3]), int(match[2]), int(match[1])
-    elif _DATE_LIKE.fullmatch(raw):
-        raise _Bad(f"due_date{shown} is ambiguous (day/month or month/day?); write {_DATE_FORMS}")
-    else:
-        raise _Bad(f"due_date{shown} is not a date; write {_DATE_FORMS}")
-    if not 1900 <= year <= 2100:
-        raise _Bad(f"due_date{shown} has a year outside 1900-2100")
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        raise _Bad(f"due_date{shown} is not a calendar date") from None
-
-
-@functools.cache
-def _zone_names() -> dict[str, str]:
-    return {name.lower(): name for name in zoneinfo.available_timezones()}
-
-
-def _zone(raw: str) -> str | None:
-    if not raw:
-        return None
-    name = _zone_names().get(raw.lower())
-    if name is None:
-        raise _Bad(f"timezone{_shown(raw)} is not an IANA time zone name such as Asia/Seoul")
-    return name
-
-
-def _language(raw: str) -> str:
-    language = raw.lower() or DEFAULT_LANGUAGE
-    if language not in LANGUAGES:
-        raise _Bad(f"language{_shown(raw)} is not one of {', '.join(LANGUAGES)}")
-    return language
-
-
-def _tags(raw: str) -> tuple[str, ...]:
-    tags = tuple(dict.fromkeys(t.strip() for t in _TAG_SPLIT.split(raw) if t.strip()))
-    if len(tags) > MAX_TAGS:
-        raise _Bad(f"more than {MAX_TAGS} tags")
-    for tag in tags:
-        if len(tag) > MAX_TAG or _CONTROL.search(tag):
-            raise _Bad(f"tag{_shown(tag)} is longer than {MAX_TAG} characters or contains a control character")
-    return tags
 
 
 # --- The rejects file -------------------------------------------------------------------------

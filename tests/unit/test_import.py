@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import os
 import re
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from alembic.config import Config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.campaign import importer
 from bot.campaign.csvsafe import restore
 from bot.campaign.importer import MAX_FIELD, MAX_RECORD, ImportReport, check_header, import_debtors
 from bot.config import DialSettings
@@ -383,6 +386,69 @@ def test_a_store_failure_stops_the_import_with_one_clear_error(tmp_path: Path) -
     assert "stopped at the rows ending on line 5" in message and "2 debtors from earlier lines were saved" in message
     assert rejects.read_text() == "old rejects\n"  # untouched; no temporary file left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "d.rejects.csv"]
+
+
+# --- Worker processes and the on-disk id index give the same results ------------------------------
+
+MIXED = lines(
+    row("D1"), row("D2", "010-5550-0013", amount='"1,234.5"', due="04.03.2026"), "",
+    row("D3", "123&PJSIP/x"), row("D1", "010-5550-0014"), row("D4", "010-5550-0015", amount="-3"),
+    'D5,"Kim\nJr",010-5550-0016,5,KRW,2026-03-04', "D6,Lee,010-5550-0017,5,KRW,2026-03-04,x",
+    'D7,"Park" x,010-5550-0018,5,KRW,2026-03-04', "D8,Choi,010-5550-0019,5,KRW,2026/3/4\0",
+    row("D9", "+1 900 555 0123"), row("D10", due="03/04/2026"), row("D2", "010-5550-0020"),
+    'D11,"never closed,010-5550-0021,5,KRW,2026-03-04', row("D12", "010-5550-0022"),
+    row("D13", "010-5550-0023", name="x" * (MAX_FIELD + 1)), row("bad id", "010-5550-0024"),
+    *(row(f"E{i}", f"010-6000-{i:04d}", amount=str(i + 1)) for i in range(40)), row("E3", "010-6000-9999"),
+    "   ,  ,", row("D14", "010-5550-0025", currency="won"),
+)
+
+
+def _import_mixed(tmp_path: Path, name: str, workers: int) -> tuple[ImportReport, bytes, list[Debtor]]:
+    path = write(tmp_path, codecs.BOM_UTF8 + MIXED.encode(), f"{name}.csv")
+    with open_store(f"sqlite:///{tmp_path / name}.db") as store:
+        report = run(store, path, workers=workers, batch_rows=7)
+        ids = [ident for ident in [f"D{i}" for i in range(1, 15)] + [f"E{i}" for i in range(40)]
+               if ident not in ("D1",)]
+        stored = [store.get_debtor("D1")]
+        for ident in ids:
+            with contextlib.suppress(StoreError):
+                stored.append(store.get_debtor(ident))
+    return report, report.rejects_path.read_bytes(), stored
+
+
+def _same(a: tuple[ImportReport, bytes, list[Debtor]], b: tuple[ImportReport, bytes, list[Debtor]]) -> None:
+    (ra, rejects_a, stored_a), (rb, rejects_b, stored_b) = a, b
+    assert (ra.rows, ra.imported, ra.updated, ra.rejected, ra.blank) == (rb.rows, rb.imported, rb.updated,
+                                                                         rb.rejected, rb.blank)
+    assert rejects_a == rejects_b
+    assert stored_a == stored_b
+
+
+def test_worker_processes_give_what_checking_here_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 4)  # many chunks in flight, boundaries inside the bad rows
+    serial = _import_mixed(tmp_path, "serial", workers=0)
+    assert (serial[0].rows, serial[0].imported, serial[0].rejected, serial[0].blank) == (58, 44, 14, 2)
+    assert b"duplicate id, first seen on line 2" in serial[1] and b"first seen on line 3" in serial[1]
+    _same(serial, _import_mixed(tmp_path, "pool", workers=2))
+
+
+def test_the_id_index_moved_to_disk_keeps_every_duplicate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    serial = _import_mixed(tmp_path, "memory", workers=0)
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 5)
+    monkeypatch.setattr(importer, "IDS_IN_MEMORY", 3)  # spills after the first chunk
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    _same(serial, _import_mixed(tmp_path, "disk", workers=0))
+    assert list((tmp_path / "tmp").iterdir()) == []  # the index's file is removed
+
+
+def test_a_dead_worker_pool_falls_back_to_checking_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise BrokenProcessPool("a worker died")
+
+    serial = _import_mixed(tmp_path, "serial", workers=0)
+    monkeypatch.setattr(importer.ProcessPoolExecutor, "submit", broken)
+    _same(serial, _import_mixed(tmp_path, "broken", workers=1))
 
 
 def test_rejects_may_not_overwrite_the_input(store: Store, tmp_path: Path) -> None:

@@ -19,13 +19,13 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_login_succeeds_and_subscribes_to_call_events_only(peer: FakeAmi) -> None:
+async def test_login_succeeds_and_subscribes_to_call_key_and_agi_events_only(peer: FakeAmi) -> None:
     async with Ami(peer.settings()) as ami:
         assert ami.connected
     login = peer.actions[0]
     assert login["Action"] == "Login"
     assert login["Username"] == "collbot"
-    assert login["Events"] == "call"
+    assert login["Events"] == "call,dtmf,agi"  # calls; keys and AGI commands for lost keys
     assert peer.logins == 1
 
 

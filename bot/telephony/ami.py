@@ -206,7 +206,7 @@ class Ami:
         if len(digit) != 1 or digit not in DTMF_DIGITS:
             raise AmiError("refusing to replay a key that is not one DTMF digit")
         reply = await self._ask({"Action": "PlayDTMF", "Channel": channel, "Digit": digit,
-                                 "Receive": "yes", "Duration": "100"})
+                                 "Receive": "yes", "Duration": "100"}, as_list=False)
         if not succeeded(reply.get("Response")):
             log.warning("PlayDTMF on the robot's channel failed: %s", reply.get("Message", ""))
 
@@ -273,9 +273,10 @@ class Ami:
         log.info("AMI logged in at %s as %r", self._where, self._settings.username)
         return protocol
 
-    async def _answer(self, link: LinkProtocol, headers: dict[str, str]) -> Message:
+    async def _answer(self, link: LinkProtocol, headers: dict[str, str], *, as_list: bool | None = None,
+                      ) -> Message:
         """Send one action and return its reply; AmiError if the link closes first."""
-        _, replied = link.send_headers(headers)
+        _, replied = link.send_headers(headers, as_list=as_list)
         await asyncio.wait({replied, link.gone}, return_when=asyncio.FIRST_COMPLETED)
         if not replied.done():
             raise AmiError(
@@ -284,13 +285,13 @@ class Ami:
         reply = replied.result()
         return reply[-1] if isinstance(reply, list) else reply
 
-    async def _ask(self, headers: dict[str, str]) -> Message:
+    async def _ask(self, headers: dict[str, str], *, as_list: bool | None = None) -> Message:
         link = self._link
         if link is None:
             raise AmiError(f"AMI link to {self._where} is down")
         try:
             async with asyncio.timeout(self._settings.connect_timeout_s):
-                return await self._answer(link, headers)
+                return await self._answer(link, headers, as_list=as_list)
         except TimeoutError as exc:
             raise AmiError(f"AMI at {self._where} did not answer {headers['Action']}") from exc
 

@@ -21,7 +21,8 @@ from panoramisk.manager import Manager
 
 from bot.telephony.ami_actions import loggable
 
-NEVER_REPLAYED = ("login", "logoff", "ping", "originate", "command", "getconfig")
+NEVER_REPLAYED = ("login", "logoff", "ping", "originate", "command", "getconfig", "coreshowchannels",
+                  "hangup", "playdtmf")
 """Lower-case names of every action collbot sends: none is ever re-sent after a reconnect."""
 
 _SECRET = re.compile(r"""(secret['"]?\s*[:=]\s*['"]?)[^'"\s,}]+""", re.IGNORECASE)
@@ -67,12 +68,26 @@ class LinkProtocol(AMIProtocol):
         """Drop the connection now, without flushing: used on a dead or unwanted link."""
         self.transport.abort()
 
-    def send_headers(self, headers: dict[str, str]) -> tuple[Action, asyncio.Future[Any]]:
-        """Write one action; its future gets the reply (a list when Asterisk sends several)."""
+    def send_headers(self, headers: dict[str, str], *, as_list: bool | None = None,
+                     ) -> tuple[Action, asyncio.Future[Any]]:
+        """Write one action; its future gets the reply (a list when Asterisk sends several).
+
+        ``as_list=None`` lets panoramisk wait for the events that complete an action: for an
+        async Originate, "successfully queued" and then the OriginateResponse (same ActionID).
+        ``False`` takes the first reply as the whole answer (PlayDTMF's "DTMF successfully
+        queued" would otherwise be read as the start of an event list).
+        """
         action = Action(headers)
-        # as_list=None lets panoramisk wait for the events that complete an action: for an
-        # async Originate, "successfully queued" and then the OriginateResponse (same ActionID).
-        return action, self.send(action, as_list=None)
+        return action, self.send(action, as_list=as_list)
+
+    def handle_message(self, message: Any) -> None:
+        """panoramisk's matching of one message; a message it cannot interpret is logged and
+        dropped rather than taking the whole link (and every call's events) down with it."""
+        try:
+            super().handle_message(message)
+        except Exception as exc:
+            wire_log.error("AMI message (%s) not handled: %s: %s", loggable(str(message.get("Event") or
+                           message.get("Response") or "?"))[:40], type(exc).__name__, loggable(str(exc))[:80])
 
 
 class LinkManager(Manager):

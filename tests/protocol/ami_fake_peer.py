@@ -163,6 +163,8 @@ class FakeAmi:
         if name == "originate":
             queued = [ok | {"Message": "Originate successfully queued"}]
             return (queued if self.queue_originates else []) + self.script(action), True
+        if name == "playdtmf":  # Asterisk's reply, which panoramisk once read as an event list
+            return [ok | {"Message": "DTMF successfully queued"}], True
         if name == "command":
             if not self.command_allowed:
                 return [error | {"Message": "Permission denied"}], True

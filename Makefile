@@ -51,6 +51,7 @@ test-fast: setup
 bench: sandbox
 	$(BIN)/python bench/speech.py
 	$(BIN)/python bench/campaign.py --debtors 2000 --concurrency 100 200
+	$(BIN)/python bench/latency.py --concurrency 1 100
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

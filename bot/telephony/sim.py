@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from bot.domain import CallResult, Outcome
 from bot.speech.tts import Shape, Synthesizer
+from bot.speech.wav import read_pcm, write_pcm
 from bot.telephony.sandbox import SIM_PERSONAS_FILE, Sandbox
 from bot.yamlfile import load_yaml, validate
 
@@ -26,6 +27,8 @@ SIM_SOUNDS = "/var/lib/asterisk/sounds/collbot-sim"
 # listening) and the line stays open after: real lines carry silence, and Asterisk's
 # end-of-speech detection needs frames to measure it (Local channels send none when idle).
 REPLY_SHAPE = Shape(lead_ms=300, tail_ms=1300)
+TURNS_FAMILY = "collbot-sim-turns"  # AstDB: when a timed persona's replies ended, and the robot answered
+TIMED_SILENCE = "silence-30s"  # what a timed persona sends while it waits for the robot (collbot-sim.conf)
 E164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
 
 
@@ -66,6 +69,7 @@ class Persona(_Strict):
     replies: list[Reply] = Field(default_factory=list, max_length=50)
     expect: Outcome | CallResult | None = None  # the outcome (or, unanswered, the result) expected
     debtor: PersonaDebtor | None = None
+    timed: bool = False  # a latency probe: time each reply's end and the robot's first audio after it
 
     @field_validator("replies", mode="before")
     @classmethod
@@ -106,11 +110,14 @@ def extension(persona: Persona, reply_files: dict[str, str]) -> list[str]:
     }.get(persona.behavior)
     if steps is None:
         steps = [f"Gosub(collbot-sim-answer,s,1({persona.answer_after_s:g}))"]
-        for reply in persona.replies:
+        timed = "-timed" if persona.timed else ""
+        for turn, reply in enumerate(persona.replies, 1):
+            key = f",{digits}/{turn}" if persona.timed else ""  # the AstDB key of this reply's times
             if isinstance(reply, str):
-                steps.append(f"Gosub(collbot-sim-say,s,1({SIM_SOUNDS}/{reply_files[_key(persona, reply)]}))")
+                sound = f"{SIM_SOUNDS}/{reply_files[_key(persona, reply)]}"
+                steps.append(f"Gosub(collbot-sim-say{timed},s,1({sound}{key}))")
             elif isinstance(reply, DtmfReply):
-                steps.append(f"Gosub(collbot-sim-dtmf,s,1({reply.dtmf}))")
+                steps.append(f"Gosub(collbot-sim-dtmf{timed},s,1({reply.dtmf}{key}))")
             elif isinstance(reply, SilenceReply):
                 steps.append("Gosub(collbot-sim-await-turn,s,1(${COLLBOT_SIM_TURN_MS}))")
             else:
@@ -132,23 +139,41 @@ def render_dialplan(personas: PersonasFile, reply_files: dict[str, str]) -> str:
 
 
 def _key(persona: Persona, phrase: str) -> str:
-    return f"{persona.language}\x00{phrase}"
+    return f"{persona.language}\x00{phrase}" + ("\x00timed" if persona.timed else "")
 
 
 async def render_replies(personas: PersonasFile, synth: Synthesizer) -> dict[str, str]:
     """Synthesize every distinct spoken reply once; returns key -> file name without extension.
 
-    ``synth`` must render with ``REPLY_SHAPE`` (see ``reply_synthesizer``).
+    ``synth`` must render with ``REPLY_SHAPE`` (see ``reply_synthesizer``). A timed persona
+    speaks the same audio without its silent tail (see ``speech_only``).
     """
     wanted = {
-        _key(p, r): (r, p.language)
+        _key(p, r): (r, p.language, p.timed)
         for p in personas.personas if p.behavior == "answer"
         for r in p.replies if isinstance(r, str)
     }
     paths = await asyncio.gather(
-        *(synth.prompt(text, voice) for text, voice in wanted.values())
+        *(synth.prompt(text, voice) for text, voice, _ in wanted.values())
     )
-    return {key: path.stem for key, path in zip(wanted, paths, strict=True)}
+    return {key: (speech_only(path) if timed else path).stem
+            for (key, (_, _, timed)), path in zip(wanted.items(), paths, strict=True)}
+
+
+def speech_only(path: Path) -> Path:
+    """The reply without the tail ``REPLY_SHAPE`` added, beside it: its Playback returns when
+    the reply ends, and the timed customer then plays silence while it listens for the robot."""
+    target = path.with_name(f"{path.stem}-speech{path.suffix}")
+    if not target.exists():
+        _write_once(target, read_pcm(path)[: -REPLY_SHAPE.tail_ms * 16])
+    return target
+
+
+def _write_once(path: Path, pcm: bytes) -> None:
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        write_pcm(tmp, pcm)
+        os.replace(tmp, path)
 
 
 async def load(path: Path, sandbox: Sandbox, synth: Synthesizer) -> PersonasFile:
@@ -159,10 +184,23 @@ async def load(path: Path, sandbox: Sandbox, synth: Synthesizer) -> PersonasFile
     tmp = target.with_suffix(".tmp")
     tmp.write_text(render_dialplan(personas, files))
     os.replace(tmp, target)
+    timed = any(p.timed for p in personas.personas)
+    if timed:
+        _write_once(synth.cache_dir / f"{TIMED_SILENCE}.wav", bytes(30_000 * 16))
     if sandbox.pid() is not None:
         await asyncio.to_thread(sandbox.cli, "dialplan reload")
         await asyncio.to_thread(sandbox.cli, "database deltree collbot-sim-calls")
+        if timed:
+            await asyncio.to_thread(_prepare_timed, sandbox)
     return personas
+
+
+def _prepare_timed(sandbox: Sandbox) -> None:
+    """Timed personas need BackgroundDetect, which the sandbox does not load by default, and
+    no times left from an earlier run."""
+    if "app_talkdetect" not in sandbox.cli("module show like app_talkdetect"):
+        sandbox.cli("module load app_talkdetect.so")
+    sandbox.cli(f"database deltree {TURNS_FAMILY}")
 
 
 def call_counts(sandbox: Sandbox) -> dict[str, int]:
@@ -173,3 +211,18 @@ def call_counts(sandbox: Sandbox) -> dict[str, int]:
         if sep and key.strip().startswith("/collbot-sim-calls/"):
             counts["+" + key.strip().rsplit("/", 1)[1]] = int(value.strip() or 0)
     return counts
+
+
+def turn_times(sandbox: Sandbox) -> dict[tuple[str, int], tuple[float, float | None]]:
+    """(number, reply) -> (when the timed reply ended, when the robot's first audio began after
+    it, or None if it never did), as epoch seconds with ms, for the timed personas since ``load``."""
+    times: dict[tuple[str, int], tuple[float, float | None]] = {}
+    for line in sandbox.cli(f"database show {TURNS_FAMILY}").splitlines():
+        key, sep, value = line.partition(":")
+        parts = key.strip().split("/")
+        fields = value.split()
+        if sep and len(parts) == 4 and parts[1] == TURNS_FAMILY and len(fields) == 3:
+            ended, heard, lag_ms = fields
+            began = float(heard) - int(lag_ms) / 1000 if heard != "-" else None
+            times[("+" + parts[2], int(parts[3]))] = (float(ended), began)
+    return times

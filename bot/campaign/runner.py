@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from bot.campaign import compliance, retry
+from bot.campaign.reconcile import Channels, reconcile
 from bot.campaign.spec import Campaign, Round, parse_duration
+from bot.campaign.windows import works_on
 from bot.campaign.zones import zones_for
 from bot.domain import CallResult, Debtor, Outcome
 from bot.errors import StoreError
-from bot.store.repo import Store
+from bot.store.repo import ClaimRefused, Store
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
@@ -72,14 +74,16 @@ def read_dnc(campaign: Campaign, normalize: Callable[[str], str]) -> set[str]:
 
 
 class CampaignRunner:
-    """One campaign run; ``place`` dials a claimed attempt and returns its result and outcome."""
+    """One campaign run; ``place`` dials a claimed attempt and returns its result and outcome;
+    ``asterisk`` is asked, on start, which attempts a dead controller left still have a channel."""
 
     def __init__(self, campaign: Campaign, store: Store, *, place: Callable[..., object],
                  normalize: Callable[[str], str], clock: Clock | None = None,
-                 on_progress: Callable[[Progress], None] | None = None):
+                 on_progress: Callable[[Progress], None] | None = None, asterisk: Channels | None = None):
         self.c = campaign
         self.store = store
         self.place = place
+        self.asterisk = asterisk
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.rules = rules_for(campaign)
         self.policy = policy_for(campaign)
@@ -97,6 +101,10 @@ class CampaignRunner:
         """Place no new calls; calls in flight finish (SIGTERM, pause, cancel)."""
         self._stop.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -113,9 +121,7 @@ class CampaignRunner:
 
     # --- the run --------------------------------------------------------------------------
     async def run(self) -> Progress:
-        closed = self.store.reconcile_campaign(self.c.campaign)
-        if closed:
-            log.warning("closed %d attempt(s) a previous run left in flight as unknown", closed)
+        await reconcile(self.store, self.c.campaign, self.asterisk)
         self.store.ensure_campaign(self.c.campaign)
         if not self._working_day():
             log.info("campaign %s does not work today (schedule days/dates)", self.c.campaign)
@@ -139,9 +145,7 @@ class CampaignRunner:
         return self.progress
 
     def _working_day(self) -> bool:
-        local = self.clock().astimezone(ZoneInfo(self.c.schedule.timezone)).date()
-        weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local.weekday()]
-        return weekday in self.c.schedule.days and (not self.c.schedule.dates or local in self.c.schedule.dates)
+        return works_on(self.c.schedule, self.clock().astimezone(ZoneInfo(self.c.schedule.timezone)).date())
 
     def _schedule_time(self, at: dt.time) -> dt.datetime:
         zone = ZoneInfo(self.c.schedule.timezone)
@@ -215,11 +219,15 @@ class CampaignRunner:
         return zones_for(debtor.phone, debtor.timezone) or ((default,) if default else ())
 
     def _decide(self, debtor: Debtor) -> compliance.Decision:
+        return self._gate_for(debtor)(self.store.history(debtor.id))
+
+    def _gate_for(self, debtor: Debtor) -> Callable[[list[compliance.Attempt]], compliance.Decision]:
+        """The compliance decision for a history; what it needs besides is read now, so that the
+        claim can call it inside its transaction without touching the store."""
         zones = self._zones(debtor)
         suppressed = self.store.suppression(debtor.phone) or ("dnc" if debtor.phone in self.dnc else None)
-        history = self.store.history(debtor.id)
-        return compliance.decide(zones=zones, history=history, now=self.clock(), rules=self.rules,
-                                 suppressed=suppressed)
+        return lambda history: compliance.decide(zones=zones, history=history, now=self.clock(), rules=self.rules,
+                                                 suppressed=suppressed)
 
     async def _attempt(self, rnd: Round, debtor: Debtor, due: list[_Due]) -> None:
         try:
@@ -229,9 +237,16 @@ class CampaignRunner:
             if not decision.allow:
                 self._later(debtor, decision.not_before, due)
                 return
-            try:
-                attempt_id = self.store.create_attempt(debtor.id, debtor.phone, campaign=self.c.campaign,
-                                                       round=rnd.name, script=(rnd.script or self.c.script).stem)
+            try:  # the caps are checked again inside the claim: another runner may have called meanwhile
+                attempt_id = self.store.create_attempt(
+                    debtor.id, debtor.phone, campaign=self.c.campaign, round=rnd.name,
+                    script=(rnd.script or self.c.script).stem, gate=self._gate_for(debtor))
+            except ClaimRefused as refused:
+                decision = refused.decision
+                self.store.record_decision(self.c.campaign, rnd.name, debtor.id, False, decision.reason,
+                                           f"at the claim: {decision.detail}", None)
+                self._later(debtor, decision.not_before, due)
+                return
             except StoreError as exc:  # another worker holds this debtor or number
                 self.store.record_decision(self.c.campaign, rnd.name, debtor.id, False, "claimed_elsewhere",
                                            str(exc), None)
@@ -243,6 +258,9 @@ class CampaignRunner:
             if not again.allow:
                 self.store.release_attempt(attempt_id)
                 self._later(debtor, again.not_before, due)
+                return
+            if self._halted():  # stopped while this claim waited for its turn to dial
+                self.store.release_attempt(attempt_id)
                 return
             self.progress.in_flight += 1
             self.on_progress(self.progress)

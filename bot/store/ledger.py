@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, delete, func, select, update
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot.domain import CallResult, Debtor, Outcome
+from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
 from bot.errors import StoreError
 from bot.store.models import AttemptRow, Base, DebtorRow
 from bot.store.records import AttemptRecord, AttemptState
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
     from bot.campaign.compliance import Attempt as ComplianceAttempt
+    from bot.campaign.compliance import Decision
     from bot.campaign.spec import DebtorFilter
 
 # Outcomes that mean the right party was spoken to (they start Regulation F's cool-down).
@@ -33,6 +34,10 @@ class CampaignRow(Base):
     status: Mapped[str] = mapped_column(String(16))  # active | paused | cancelled | finished
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # What `collbot campaign add` registered (None for campaigns only ever started by `run FILE`).
+    source_path: Mapped[str | None] = mapped_column(Text)
+    definition: Mapped[str | None] = mapped_column(Text)  # the campaign file's YAML text
+    definition_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class RoundRow(Base):
@@ -72,6 +77,25 @@ class SuppressionRow(Base):
     reason: Mapped[str] = mapped_column(String(16))  # opt_out | wrong_number | dnc
     debtor_id: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ClaimRefused(StoreError):
+    """The compliance gate, checked again inside the claiming transaction, refused: nothing stored."""
+
+    def __init__(self, decision: Decision):
+        self.decision = decision
+        super().__init__(f"claim refused: {decision.reason}")
+
+
+def history_in(session: Session, debtor_id: str) -> list[ComplianceAttempt]:
+    """The debt's dialled attempts, in any campaign, as the session sees them."""
+    from bot.campaign.compliance import Attempt
+
+    rows = session.scalars(select(AttemptRow).where(AttemptRow.debtor_id == debtor_id,
+                                                    AttemptRow.dialed_at.is_not(None)))
+    return [Attempt(at=r.dialed_at, result=CallResult(r.result) if r.result else None,  # type: ignore[arg-type]
+                    conversation=r.outcome is not None and Outcome(r.outcome) in CONVERSATION)
+            for r in rows]
 
 
 class LedgerMixin:
@@ -128,23 +152,46 @@ class LedgerMixin:
                 s.execute(delete(CampaignAttemptRow).where(CampaignAttemptRow.attempt_id == attempt_id))
                 s.delete(row)
 
-    def reconcile_campaign(self, campaign: str) -> int:
-        """Close what a previous run left: claims never dialled are released; attempts that
-        were dialling or talking become ``unknown`` and are never re-dialled automatically."""
-        with self._tx(f"reconcile campaign {campaign!r}") as s:
+    def release_queued(self, campaign: str) -> int:
+        """Forget the campaign's claims that were never dialled (a previous run died first)."""
+        with self._tx(f"release the queued claims of campaign {campaign!r}") as s:
             ids = select(CampaignAttemptRow.attempt_id).where(CampaignAttemptRow.campaign == campaign)
             queued = list(s.scalars(select(AttemptRow.id).where(
                 AttemptRow.id.in_(ids), AttemptRow.state == AttemptState.QUEUED.value)))
             if queued:
                 s.execute(delete(CampaignAttemptRow).where(CampaignAttemptRow.attempt_id.in_(queued)))
                 s.execute(delete(AttemptRow).where(AttemptRow.id.in_(queued)))
-            closed = s.execute(
-                update(AttemptRow)
-                .where(AttemptRow.id.in_(ids), AttemptRow.state.in_(
-                    [AttemptState.DIALING.value, AttemptState.ANSWERED.value]))
-                .values(state=AttemptState.UNKNOWN.value, ended_at=self._clock(),
-                        result=func.coalesce(AttemptRow.result, CallResult.UNKNOWN.value)))
-            return int(closed.rowcount or 0)
+            return len(queued)
+
+    def in_flight(self, campaign: str) -> list[AttemptRecord]:
+        """The campaign's attempts that were dialling or talking (none while its runner lives)."""
+        from bot.store.repo import _attempt
+
+        with self._tx(f"read the attempts of campaign {campaign!r} in flight") as s:
+            ids = select(CampaignAttemptRow.attempt_id).where(CampaignAttemptRow.campaign == campaign)
+            rows = s.scalars(select(AttemptRow).where(
+                AttemptRow.id.in_(ids),
+                AttemptRow.state.in_([AttemptState.DIALING.value, AttemptState.ANSWERED.value]))
+                .order_by(AttemptRow.created_at, AttemptRow.id))
+            return [_attempt(r) for r in rows]
+
+    def close_interrupted(self, attempt_id: str, how: str) -> bool:
+        """Close an attempt whose controller died, keeping what the ledger knows: state
+        ``unknown``, result ``answered`` if it was answered (the outcome stays empty), else
+        ``unknown``; a ``reconciled`` call event says ``how``. False if it was already closed."""
+        from bot.store.repo import _append_event, _locked
+
+        with self._tx(f"reconcile attempt {attempt_id}") as s:
+            row = _locked(s, attempt_id)
+            if row.state not in (AttemptState.DIALING.value, AttemptState.ANSWERED.value):
+                return False
+            _append_event(s, attempt_id, DialogueEvent(EventKind.RECONCILED, {"how": how, "was": row.state},
+                                                      at=self._clock()))
+            answered = row.answered_at is not None or row.result == CallResult.ANSWERED.value
+            row.result = row.result or (CallResult.ANSWERED if answered else CallResult.UNKNOWN).value
+            row.state, row.ended_at = AttemptState.UNKNOWN.value, self._clock()
+            row.outcome_detail = {"interrupted": how}
+            return True
 
     def campaign_attempts(self, campaign: str, debtor_id: str | None = None) -> list[AttemptRecord]:
         from bot.store.repo import _attempt
@@ -178,14 +225,8 @@ class LedgerMixin:
 
     def history(self, debtor_id: str) -> list[ComplianceAttempt]:
         """Every dialled attempt for this debt, in any campaign: what compliance caps count."""
-        from bot.campaign.compliance import Attempt
-
         with self._tx("read call history") as s:
-            rows = s.scalars(select(AttemptRow).where(AttemptRow.debtor_id == debtor_id,
-                                                      AttemptRow.dialed_at.is_not(None)))
-            return [Attempt(at=r.dialed_at, result=CallResult(r.result) if r.result else None,  # type: ignore[arg-type]
-                            conversation=r.outcome is not None and Outcome(r.outcome) in CONVERSATION)
-                    for r in rows]
+            return history_in(s, debtor_id)
 
     # --- decisions and suppression -------------------------------------------------------------
     def record_decision(self, campaign: str, round: str, debtor_id: str, allow: bool, reason: str,

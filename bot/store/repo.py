@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,13 +21,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
 from bot.errors import PhoneNumberError, StoreError
 from bot.phone import is_e164, mask
+from bot.store.definitions import DefinitionsMixin
 from bot.store.engine import create_store_engine, migrate, reason
-from bot.store.ledger import CampaignAttemptRow, LedgerMixin
+from bot.store.ledger import CampaignAttemptRow, ClaimRefused, LedgerMixin, history_in
 from bot.store.models import AttemptRow, DebtorRow, EventRow
 from bot.store.payments import PaymentsMixin
 from bot.store.records import ACTIVE, AttemptRecord, AttemptState, OutcomeRow
 
+if TYPE_CHECKING:
+    from bot.campaign.compliance import Attempt as ComplianceAttempt
+    from bot.campaign.compliance import Decision
+
 Clock = Callable[[], dt.datetime]
+Gate = Callable[[list["ComplianceAttempt"]], "Decision"]
 
 
 def utc_now() -> dt.datetime:
@@ -45,7 +51,7 @@ def open_store(url: str, *, clock: Clock = utc_now) -> Store:
     return Store(engine, clock=clock)
 
 
-class Store(LedgerMixin, PaymentsMixin):
+class Store(LedgerMixin, DefinitionsMixin, PaymentsMixin):
     """Debtors, call attempts and their events."""
 
     def __init__(self, engine: Engine, *, clock: Clock = utc_now):
@@ -111,18 +117,25 @@ class Store(LedgerMixin, PaymentsMixin):
     # --- attempts --------------------------------------------------------------------------
 
     def create_attempt(self, debtor_id: str, phone: str, *, campaign: str | None = None,
-                       round: str | None = None, script: str | None = None) -> str:
+                       round: str | None = None, script: str | None = None, gate: Gate | None = None) -> str:
         """A new queued attempt; StoreError if the debtor or the number has an active one.
 
         A campaign's claim names its campaign, round and script: the link is written in the same
-        transaction, so no attempt can exist that a restart would not reconcile.
+        transaction, so no attempt can exist that a restart would not reconcile. ``gate`` decides
+        on the debt's history as this transaction sees it, with the debtor row locked (FOR UPDATE
+        on PostgreSQL; SQLite's write transactions are serialized): a refusal raises ClaimRefused,
+        so two runners cannot both pass a frequency cap.
         """
         if not is_e164(phone):
             raise PhoneNumberError("refusing to create an attempt for a non-E.164 number")
         attempt_id = uuid.uuid4().hex
         with self._tx(f"create an attempt for debtor {debtor_id!r}") as session:
-            if session.get(DebtorRow, debtor_id) is None:
+            if session.get(DebtorRow, debtor_id, with_for_update=gate is not None) is None:
                 raise StoreError(f"no debtor {debtor_id!r}")
+            if gate is not None:
+                decision = gate(history_in(session, debtor_id))
+                if not decision.allow:
+                    raise ClaimRefused(decision)
             session.add(AttemptRow(
                 id=attempt_id, debtor_id=debtor_id, phone=phone, state=AttemptState.QUEUED.value,
                 outcome_detail={}, created_at=self._clock(),
@@ -215,13 +228,7 @@ class Store(LedgerMixin, PaymentsMixin):
         """Append an event; returns its sequence number (1, 2, ... per attempt)."""
         with self._tx(f"add an event to attempt {attempt_id}") as session:
             _locked(session, attempt_id)  # serializes concurrent appends to one attempt
-            seq = session.scalar(
-                select(func.coalesce(func.max(EventRow.seq), 0) + 1)
-                .where(EventRow.attempt_id == attempt_id)
-            )
-            session.add(EventRow(attempt_id=attempt_id, seq=seq, at=event.at,
-                                 kind=EventKind(event.kind).value, data=dict(event.data)))
-            return int(seq or 1)
+            return _append_event(session, attempt_id, event)
 
     def events_for(self, attempt_id: str) -> list[DialogueEvent]:
         with self._tx(f"read the events of attempt {attempt_id}") as session:
@@ -319,6 +326,16 @@ def _debtor_upsert_for(dialect_name: str) -> Any:
     return insert.on_conflict_do_update(index_elements=["id"], set_=changed)
 
 
+def _append_event(session: Session, attempt_id: str, event: DialogueEvent) -> int:
+    """Append to an attempt whose row the session has locked; returns the sequence number."""
+    seq = session.scalar(
+        select(func.coalesce(func.max(EventRow.seq), 0) + 1).where(EventRow.attempt_id == attempt_id)
+    )
+    session.add(EventRow(attempt_id=attempt_id, seq=seq, at=event.at,
+                         kind=EventKind(event.kind).value, data=dict(event.data)))
+    return int(seq or 1)
+
+
 def _locked(session: Session, attempt_id: str) -> AttemptRow:
     # FOR UPDATE on PostgreSQL; SQLite transactions already hold the write lock (BEGIN IMMEDIATE).
     row = session.get(AttemptRow, attempt_id, with_for_update=True)
@@ -339,7 +356,7 @@ def _attempt(row: AttemptRow) -> AttemptRecord:
     )
 
 
-__all__ = ["ACTIVE", "AttemptRecord", "AttemptState", "OutcomeRow", "Store", "open_store"]
+__all__ = ["ACTIVE", "AttemptRecord", "AttemptState", "ClaimRefused", "OutcomeRow", "Store", "open_store"]
 
 
 def _debtor(row: DebtorRow) -> Debtor:

@@ -273,9 +273,10 @@ def _print_table(rows: list[dict[str, str]]) -> None:
 
 
 def _register_campaign_commands() -> None:
-    from bot.cli_campaign import campaign_app, run_cmd
+    from bot.cli_campaign import campaign_app, run_cmd, serve_cmd
 
     app.command("run")(run_cmd)
+    app.command("serve")(serve_cmd)
     app.add_typer(campaign_app, name="campaign")
 
 

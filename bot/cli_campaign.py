@@ -1,8 +1,10 @@
-"""`collbot run` and `collbot campaign status|pause|resume|cancel` (registered by bot.cli)."""
+"""`collbot run`, `collbot serve` and `collbot campaign add|list|status|pause|resume|cancel` (registered by
+bot.cli)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 from pathlib import Path
@@ -13,7 +15,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-campaign_app = typer.Typer(no_args_is_help=True, help="Control campaigns: status, pause, resume, cancel.")
+campaign_app = typer.Typer(no_args_is_help=True,
+                           help="Control campaigns: add, list, status, pause, resume, cancel.")
 out = Console(width=None if sys.stdout.isatty() else 140)
 
 
@@ -50,6 +53,47 @@ def run_cmd(campaign: Annotated[Path, typer.Argument(help="Campaign file (YAML).
         progress = asyncio.run(run_campaign(_settings(), campaign, on_progress=show))
     out.print(f"campaign finished its work for now in {time.monotonic() - started:.0f}s: {progress.done} calls; "
               + ", ".join(f"{k} {v}" for k, v in sorted(progress.results.items())))
+
+
+def serve_cmd(poll: Annotated[float, typer.Option("--poll", min=0.2, max=300,
+                                                  help="Seconds between looks at the database.")] = 5.0) -> None:
+    """Run every campaign registered with `collbot campaign add` in its schedule windows, until
+    SIGTERM or Ctrl-C: then the calls in flight finish, no new one is placed, and it exits."""
+    from bot.campaign.commands import serve
+
+    settings = _settings()
+    # A daemon's stderr is its log (journald, docker): show what it does, not only problems.
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.setLevel(settings.log.level)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl SQLiteImpl." on every start
+    started = time.monotonic()
+    summary = asyncio.run(serve(settings, poll_s=poll))
+    out.print(f"collbot serve: stopped after {time.monotonic() - started:.0f}s; {summary.line()}",
+              soft_wrap=True, highlight=False, markup=False)
+
+
+@campaign_app.command("add")
+def add(file: Annotated[Path, typer.Argument(help="Campaign file (YAML).")]) -> None:
+    """Register a campaign (or update it, by name) for `collbot serve`; checked like `run` first."""
+    from bot.campaign.commands import add_campaign
+
+    reg = add_campaign(_settings(), file)
+    out.print(f"campaign {reg.name}: {reg.change}, {reg.status}; definition {reg.sha256[:12]} from {reg.source}",
+              soft_wrap=True, highlight=False, markup=False)
+
+
+@campaign_app.command("list")
+def list_cmd() -> None:
+    """Registered campaigns: status, where the definition came from, its hash."""
+    from bot.campaign.commands import list_campaigns
+
+    table = Table(title="registered campaigns")
+    for column in ("campaign", "status", "definition", "source", "updated (UTC)"):
+        table.add_column(column)
+    for reg in list_campaigns(_settings()):
+        table.add_row(reg.name, reg.status, reg.sha256[:12], reg.source_path, f"{reg.updated_at:%Y-%m-%d %H:%M}")
+    out.print(table)
 
 
 @campaign_app.command("status")

@@ -1,25 +1,27 @@
-"""What `collbot run` and `collbot campaign ...` do, as async functions the tests call too."""
+"""What `collbot run`, `collbot serve` and `collbot campaign ...` do, as functions the tests call too."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import fcntl
 import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.campaign.daemon import Daemon, Summary
+from bot.campaign.engine import CallEngine, normalizer
+from bot.campaign.registry import Registration, checked_scripts, load_registered, register
 from bot.campaign.runner import CampaignRunner, Progress
-from bot.campaign.spec import Campaign, Round, read_campaign
+from bot.campaign.spec import Campaign, read_campaign
 from bot.config import Settings
-from bot.controller import Controller
 from bot.dialogue.compiler import CompiledScript
-from bot.domain import CallResult, Debtor, Outcome
-from bot.errors import ConfigError, StoreError
-from bot.phone import normalize
-from bot.speech.asr import Recognizer
-from bot.speech.tts import Synthesizer
-from bot.store.repo import Store, open_store
+from bot.domain import CallResult, Outcome
+from bot.errors import StoreError
+from bot.store.definitions import Registered
+from bot.store.repo import open_store
 
 
 @dataclass
@@ -28,22 +30,6 @@ class DryRunRow:
     allow: bool
     reason: str
     detail: str
-
-
-def _scripts(settings: Settings, campaign: Campaign) -> dict[Path, CompiledScript]:
-    """Every script the campaign uses, checked and compiled before anything is dialled."""
-    from bot.commands import compiled_script
-
-    paths = {campaign.script, *(r.script for r in campaign.rounds if r.script)}
-    compiled = {}
-    for path in paths:
-        assert path is not None
-        try:
-            compiled[path] = compiled_script(settings, path)
-        except ConfigError as exc:
-            raise ConfigError(f"campaign {campaign.campaign!r} cannot start: its script does not pass the "
-                              f"check:\n{exc}") from exc
-    return compiled
 
 
 class SingleWriter:
@@ -63,8 +49,8 @@ class SingleWriter:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(self._fd)
-                raise StoreError("another collbot run uses this SQLite database; SQLite allows one runner "
-                                 "(use PostgreSQL for several)") from None
+                raise StoreError("another collbot run or serve uses this SQLite database; SQLite allows one "
+                                 "runner (use PostgreSQL for several)") from None
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -72,16 +58,11 @@ class SingleWriter:
             os.close(self._fd)
 
 
-def _normalizer(settings: Settings) -> Callable[[str], str]:
-    return lambda raw: normalize(raw, default_region=settings.dial.default_region,
-                                 allowed_countries=settings.dial.allowed_countries)
-
-
 async def run_campaign(settings: Settings, path: Path, *,
                        on_progress: Callable[[Progress], None] | None = None,
                        handle_signals: bool = True) -> Progress:
     campaign = read_campaign(path)
-    scripts = _scripts(settings, campaign)
+    scripts = checked_scripts(settings, campaign)
     store = open_store(settings.database.url)
     try:
         with SingleWriter(settings.database.url):
@@ -89,38 +70,66 @@ async def run_campaign(settings: Settings, path: Path, *,
             if status in ("paused", "cancelled"):
                 raise StoreError(f"campaign {campaign.campaign!r} is {status}; "
                                  f"`collbot campaign resume {campaign.campaign}` first")
-            return await _run(settings, campaign, scripts, store, on_progress, handle_signals)
+            async with CallEngine(settings, store) as engine:
+                runner = await engine.runner(campaign, scripts, on_progress=on_progress)
+                if handle_signals:
+                    runner.install_signal_handlers()
+                return await runner.run()
     finally:
         store.close()
 
 
-async def _run(settings: Settings, campaign: Campaign, scripts: dict[Path, CompiledScript], store: Store,
-               on_progress: Callable[[Progress], None] | None, handle_signals: bool) -> Progress:
-    main = scripts[campaign.script]
-    rate = main.script.rate or settings.tts.rate
-    async with Synthesizer(settings.tts_cache_dir(), rate=rate, workers=settings.tts.workers,
-                           shape=settings.prompt_shape()) as synth, \
-            Recognizer(settings.speech.model_dir, workers=settings.speech.workers,
-                       sample_rate=settings.speech.sample_rate) as recognizer, \
-            Controller(settings, store, script=main, recognizer=recognizer, synth=synth) as controller:
+async def serve(settings: Settings, *, poll_s: float = 5.0, handle_signals: bool = True) -> Summary:
+    """Run every registered campaign in its windows until SIGTERM/SIGINT (see bot.campaign.daemon)."""
+    daemon: Daemon | None = None
+    stopping = asyncio.Event()
 
-        async def place(attempt_id: str, debtor: Debtor, rnd: Round) -> tuple[CallResult, Outcome | None]:
-            report = await controller.call(
-                debtor, attempt_id=attempt_id, script=scripts[rnd.script] if rnd.script else main,
-                ring_timeout_s=rnd.ring_timeout_s, caller_id=rnd.caller_id)
-            return report.result, report.outcome
+    def on_signal() -> None:  # also while starting up: then nothing is ever dialled
+        stopping.set()
+        if daemon is not None:
+            daemon.stop()
 
-        runner = CampaignRunner(campaign, store, place=place, normalize=_normalizer(settings),
-                                on_progress=on_progress)
-        if handle_signals:
-            runner.install_signal_handlers()
-        return await runner.run()
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal)
+    store = open_store(settings.database.url)
+    try:
+        with SingleWriter(settings.database.url):
+            async with CallEngine(settings, store) as engine:
+                async def load(registered: Registered) -> Campaign:
+                    campaign, scripts = await asyncio.to_thread(load_registered, settings, registered)
+                    compiled[campaign.campaign] = scripts
+                    return campaign
+
+                async def start(campaign: Campaign) -> CampaignRunner:
+                    return await engine.runner(campaign, compiled[campaign.campaign])
+
+                compiled: dict[str, dict[Path, CompiledScript]] = {}
+                daemon = Daemon(store, load=load, start=start, poll_s=poll_s)
+                if stopping.is_set():
+                    return daemon.summary
+                return await daemon.run()
+    finally:
+        store.close()
+
+
+def add_campaign(settings: Settings, path: Path) -> Registration:
+    return register(settings, path)
+
+
+def list_campaigns(settings: Settings) -> list[Registered]:
+    store = open_store(settings.database.url)
+    try:
+        return store.registered_campaigns()
+    finally:
+        store.close()
 
 
 def dry_run(settings: Settings, path: Path, now: dt.datetime | None = None) -> list[DryRunRow]:
     """What the campaign would do now for each debtor of its first pending round, and why."""
     campaign = read_campaign(path)
-    _scripts(settings, campaign)
+    checked_scripts(settings, campaign)
     store = open_store(settings.database.url)
     try:
         clock = (lambda: now) if now else None
@@ -128,7 +137,7 @@ def dry_run(settings: Settings, path: Path, now: dt.datetime | None = None) -> l
         async def never(*_: object) -> tuple[CallResult, Outcome | None]:
             raise AssertionError("a dry run places no call")
 
-        runner = CampaignRunner(campaign, store, place=never, normalize=_normalizer(settings), clock=clock)
+        runner = CampaignRunner(campaign, store, place=never, normalize=normalizer(settings), clock=clock)
         rnd = next((r for r in campaign.rounds if not store.round_finished(campaign.campaign, r.name)), None)
         if rnd is None:
             return []
@@ -166,4 +175,4 @@ def status_of(settings: Settings, name: str) -> dict[str, object]:
         store.close()
 
 
-__all__ = ["dry_run", "run_campaign", "set_status", "status_of"]
+__all__ = ["add_campaign", "dry_run", "list_campaigns", "run_campaign", "serve", "set_status", "status_of"]

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from bot.yamlfile import load_yaml, validate
+from bot.yamlfile import load_yaml, parse_yaml, validate
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 RetryableResult = Literal["no_answer", "busy", "congestion", "failed"]
@@ -146,8 +146,16 @@ class Campaign(_Strict):
 
 def read_campaign(path: Path) -> Campaign:
     """Load and validate; relative script/dnc paths are relative to the campaign file."""
-    campaign = validate(Campaign, load_yaml(path))
-    base = path.parent
+    return _resolved(validate(Campaign, load_yaml(path)), path)
+
+
+def campaign_from_text(text: str, source: Path) -> Campaign:
+    """A campaign file's text (as registered), validated as if read from ``source``."""
+    return _resolved(validate(Campaign, parse_yaml(text, source)), source)
+
+
+def _resolved(campaign: Campaign, source: Path) -> Campaign:
+    base = source.parent
 
     def rel(p: Path | None) -> Path | None:
         return p if p is None or p.is_absolute() else (base / p)

@@ -1,0 +1,86 @@
+"""The call machinery a process shares between its campaigns: one Controller (one AMI link, one
+FastAGI server), one Vosk model, and one prompt synthesizer per speaking rate. `collbot run` and
+`collbot serve` both place their calls through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from bot.campaign.runner import CampaignRunner, Clock, Progress
+from bot.campaign.spec import Campaign, Round
+from bot.config import Settings
+from bot.controller import Controller
+from bot.dialogue.compiler import CompiledScript
+from bot.domain import CallResult, Debtor, Outcome
+from bot.phone import normalize
+from bot.speech.asr import Recognizer
+from bot.speech.tts import Synthesizer
+from bot.store.repo import Store
+
+
+def normalizer(settings: Settings) -> Callable[[str], str]:
+    return lambda raw: normalize(raw, default_region=settings.dial.default_region,
+                                 allowed_countries=settings.dial.allowed_countries)
+
+
+class CallEngine:
+    """Use as ``async with CallEngine(settings, store) as engine``; then ``engine.runner(...)``."""
+
+    def __init__(self, settings: Settings, store: Store):
+        self.settings = settings
+        self.store = store
+        self._stack = AsyncExitStack()
+        self._synth_stack = AsyncExitStack()
+        self._synths: dict[int, Synthesizer] = {}
+        self._controller: Controller | None = None
+
+    @property
+    def controller(self) -> Controller:
+        if self._controller is None:
+            raise RuntimeError("the call engine is not started")
+        return self._controller
+
+    async def __aenter__(self) -> CallEngine:
+        s = self.settings
+        try:
+            await self._stack.enter_async_context(self._synth_stack)  # closed last: after the controller
+            recognizer = await self._stack.enter_async_context(
+                Recognizer(s.speech.model_dir, workers=s.speech.workers, sample_rate=s.speech.sample_rate))
+            self._controller = await self._stack.enter_async_context(Controller(
+                s, self.store, script=None, recognizer=recognizer, synth=await self._synth(s.tts.rate)))
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    async def _synth(self, rate: int) -> Synthesizer:
+        synth = self._synths.get(rate)
+        if synth is None:
+            s = self.settings
+            synth = await self._synth_stack.enter_async_context(Synthesizer(
+                s.tts_cache_dir(), rate=rate, workers=s.tts.workers, shape=s.prompt_shape()))
+            self._synths[rate] = synth
+        return synth
+
+    async def runner(self, campaign: Campaign, scripts: dict[Path, CompiledScript], *,
+                     on_progress: Callable[[Progress], None] | None = None, clock: Clock | None = None,
+                     ) -> CampaignRunner:
+        """A runner for ``campaign`` whose calls go through this engine (scripts already checked)."""
+        controller = self.controller
+        synths = {path: await self._synth(compiled.script.rate or self.settings.tts.rate)
+                  for path, compiled in scripts.items()}
+
+        async def place(attempt_id: str, debtor: Debtor, rnd: Round) -> tuple[CallResult, Outcome | None]:
+            path = rnd.script or campaign.script
+            report = await controller.call(debtor, attempt_id=attempt_id, script=scripts[path], synth=synths[path],
+                                           ring_timeout_s=rnd.ring_timeout_s, caller_id=rnd.caller_id)
+            return report.result, report.outcome
+
+        return CampaignRunner(campaign, self.store, place=place, normalize=normalizer(self.settings),
+                              clock=clock, on_progress=on_progress, asterisk=controller.ami)

@@ -1,0 +1,66 @@
+"""Campaign definitions: checked exactly as `collbot run` checks a file, registered in the
+database by `collbot campaign add`, loaded back from it by `collbot serve`."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.campaign.spec import Campaign, campaign_from_text, read_campaign
+from bot.config import Settings
+from bot.dialogue.compiler import CompiledScript
+from bot.errors import ConfigError
+from bot.store.definitions import Registered
+from bot.store.repo import open_store
+
+
+def checked_scripts(settings: Settings, campaign: Campaign) -> dict[Path, CompiledScript]:
+    """Every script the campaign uses, checked and compiled before anything is dialled."""
+    from bot.commands import compiled_script
+
+    paths = {campaign.script, *(r.script for r in campaign.rounds if r.script)}
+    compiled = {}
+    for path in paths:
+        assert path is not None
+        try:
+            compiled[path] = compiled_script(settings, path)
+        except ConfigError as exc:
+            raise ConfigError(f"campaign {campaign.campaign!r} cannot start: its script does not pass the "
+                              f"check:\n{exc}") from exc
+    return compiled
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    name: str
+    change: str  # added | updated | unchanged
+    status: str
+    sha256: str
+    source: str
+
+
+def register(settings: Settings, path: Path) -> Registration:
+    """Check a campaign file like `run` does, then store its text; nothing is stored if it fails."""
+    campaign = read_campaign(path)
+    checked_scripts(settings, campaign)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read it again: {exc}", path=str(path)) from exc
+    if campaign_from_text(text, path) != campaign:
+        raise ConfigError("the file changed while it was being read; add it again", path=str(path))
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    source = str(path.resolve())
+    with open_store(settings.database.url) as store:
+        change, status = store.save_definition(campaign.campaign, source_path=source, text=text, sha256=digest)
+    return Registration(campaign.campaign, change, status, digest, source)
+
+
+def load_registered(settings: Settings, registered: Registered) -> tuple[Campaign, dict[Path, CompiledScript]]:
+    """A stored definition, validated again and its scripts (read from disk) checked."""
+    campaign = campaign_from_text(registered.definition, Path(registered.source_path))
+    if campaign.campaign != registered.name:
+        raise ConfigError(f"the stored definition of {registered.name!r} names campaign {campaign.campaign!r}",
+                          path=registered.source_path)
+    return campaign, checked_scripts(settings, campaign)

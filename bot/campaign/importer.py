@@ -3,7 +3,9 @@
 The file is read as a stream, validated row by row and written in batches of ``BATCH_ROWS``
 (one transaction each). Files over ``POOL_MIN_BYTES`` have their rows checked by worker
 processes, a chunk at a time, while this process reads the file and writes the database in
-file order; results are the same as checking here. The index of ids seen, used to reject
+file order; results are the same as checking here. Workers are spawned, so a script that
+imports a large file must guard its entry point with ``if __name__ == "__main__"`` (without
+it the pool breaks and the rows are checked here, slower but the same). The index of ids seen, used to reject
 repeated ids, is a dict up to ``IDS_IN_MEMORY`` ids and a temporary SQLite file beyond, so
 memory stays flat whatever the size of the file.
 

@@ -115,8 +115,10 @@ class TtsSettings(_Section):
     rate: int = Field(170, ge=50, le=400, description="Speaking rate in words per minute.")
     workers: int = Field(1, ge=1, description="Synthesis worker processes/threads.")
     tail_ms: int = Field(
-        250, ge=0, le=2000,
-        description="Silence after each prompt; the sandbox's customers answer after 200 ms of it.")
+        400, ge=0, le=2000,
+        description=("Silence after each prompt; the robot starts listening listen.early_start_ms before "
+                     "its end, so tail_ms - early_start_ms of it is heard (the sandbox's customers answer "
+                     "after 200 ms of it)."))
     max_pause_ms: int = Field(
         150, ge=0, le=2000,
         description="Longest pause kept inside a prompt (0 keeps espeak-ng's); below the customers' 200 ms.")
@@ -132,6 +134,10 @@ class ListenSettings(_Section):
         "Recognitions less confident than this (0-1) count as not understood: the step's "
         "no_match applies and the customer is asked again."))
     energy_threshold: int = Field(300, ge=1, description="RMS level (16-bit) above which a frame counts as speech.")
+    early_start_ms: int = Field(150, ge=0, le=1000, description=(
+        "The turn's first recording starts this long before the prompt's end, inside its silent "
+        "tail (tts.tail_ms), so no frame falls in a gap between the two AGI commands; 0 starts "
+        "it when the prompt has ended. Must be less than tts.tail_ms."))
 
 
 class LogSettings(_Section):
@@ -194,6 +200,9 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] = os.environ)
     merged = dataclasses.replace(loaded, data=data, origins=origins)
     settings = validate(Settings, merged)
     _check_dialling(settings, merged)
+    if settings.listen.early_start_ms and settings.listen.early_start_ms >= settings.tts.tail_ms:
+        raise merged.error(("listen", "early_start_ms"), f"must be less than tts.tail_ms "
+                           f"({settings.tts.tail_ms} ms): listening would cut the prompt's speech")
     return settings
 
 

@@ -35,13 +35,13 @@ class ChatChannel:
     async def prepare(self, text: str, *, language: str) -> None:
         return None
 
-    async def say(self, text: str, *, language: str, dtmf: str = "") -> str:
+    async def say(self, text: str, *, language: str, dtmf: str = "", listen: ListenSpec | None = None) -> str:
         if self.hung_up:
             raise Hangup("robot")
         self.show(f"robot: {text}")
         return ""
 
-    async def play_file(self, name: str, *, dtmf: str = "") -> str:
+    async def play_file(self, name: str, *, dtmf: str = "", listen: ListenSpec | None = None) -> str:
         return await self.say(f"[plays recording {name}]", language="", dtmf=dtmf)
 
     async def listen(self, spec: ListenSpec) -> Heard:

@@ -106,7 +106,8 @@ class ScriptRun:
             if step.say is not None and (step.goto or step.branch):
                 await self._hold(channel, step.say)  # the robot's turn goes on
             elif step.say is not None:
-                key = await self._say(channel, step.say, keys)
+                spec = self._spec(step.listen) if step.listen is not None else None
+                key = await self._say(channel, step.say, keys, spec)
             if step.end:
                 assert step.outcome is not None
                 return self._outcome(step.outcome, self._detail(step.outcome, step.action))
@@ -141,7 +142,7 @@ class ScriptRun:
         else:
             self._held.append(self.render(say))
 
-    async def _say(self, channel: Channel, say: Say, keys: str) -> str:
+    async def _say(self, channel: Channel, say: Say, keys: str, listen: ListenSpec | None = None) -> str:
         if isinstance(say, Recording):
             if self._held:
                 text, self._held = " ".join(self._held), []
@@ -152,7 +153,7 @@ class ScriptRun:
         else:
             text, self._held = " ".join([*self._held, self.render(say)]), []
             await self.record(DialogueEvent(EventKind.PROMPT, {"text": text, **await self._ready(channel, text)}))
-            digit = await channel.say(text, language=self.voice, dtmf=keys)
+            digit = await channel.say(text, language=self.voice, dtmf=keys, listen=listen)
         if digit:
             await self.record(DialogueEvent(EventKind.DTMF, {"digit": digit, "during": "prompt"}))
         return digit
@@ -191,14 +192,18 @@ class ScriptRun:
         return builtin[name] if name in builtin else d.extra.get(name)
 
     # --- listening --------------------------------------------------------------------------
-    async def _listen(self, channel: Channel, listen: Listen, say: Say | None, keys: str, key: str) -> str:
-        intents = self.script.intents_of(listen)
+    def _spec(self, listen: Listen) -> ListenSpec:
         phrases: list[str] = []
-        for _, intent in intents:
+        for _, intent in self.script.intents_of(listen):
             phrases += intent.phrases
             for kind in intent.capture.values():
                 phrases += slot_phrases(kind, self.script.language, self.debtor.amount)
-        spec = ListenSpec(list(dict.fromkeys(phrases)), keys, listen.timeout_s, listen.max_speech_s)
+        keys = self.compiled.keys.get(self.state, "")
+        return ListenSpec(list(dict.fromkeys(phrases)), keys, listen.timeout_s, listen.max_speech_s)
+
+    async def _listen(self, channel: Channel, listen: Listen, say: Say | None, keys: str, key: str) -> str:
+        intents = self.script.intents_of(listen)
+        spec = self._spec(listen)
         misses: Counter[str] = Counter()
         while True:
             heard = Heard(digit=key) if key else await self._hear(channel, spec)
@@ -218,7 +223,7 @@ class ScriptRun:
             if misses[kind] > retry.retries:
                 return retry.goto
             reprompt = retry.say if retry.say is not None else say
-            key = await self._say(channel, reprompt, keys) if reprompt is not None else ""
+            key = await self._say(channel, reprompt, keys, spec) if reprompt is not None else ""
 
     async def _hear(self, channel: Channel, spec: ListenSpec) -> Heard:
         heard = await channel.listen(spec)

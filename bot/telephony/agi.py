@@ -9,7 +9,8 @@ import asyncio
 import inspect
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from bot.config import AgiSettings
 from bot.errors import AgiError, TelephonyError
@@ -57,6 +58,7 @@ class AgiSession:
         self._lock = asyncio.Lock()  # replies come back in order: one command at a time
         self._hung_up = False
         self._broken = False
+        self.sent = 0  # commands written so far (Asterisk announces each in an AGIExecStart event)
 
     @property
     def hung_up(self) -> bool:
@@ -82,13 +84,65 @@ class AgiSession:
                 # A reply not (fully) read would be taken for the next command's reply.
                 self._broken = True
                 raise
-        log.debug("AGI %s -> %d result=%s", verb, reply.code, preview(reply.result, 12))
-        if reply.code != 200:
-            # 510/520 leave the exchange in step: the session stays usable.
-            raise AgiError(f"AGI {verb} refused: {reply.code} {preview(reply.data, 300)}")
-        return reply
+        return _checked(verb, reply)
+
+    async def command_then(
+        self, first: Sequence[str], second: Sequence[str], *,
+        early: Awaitable[object] | None,
+        is_first: Callable[[AgiReply], bool],
+        then_if: Callable[[AgiReply], bool],
+        on_first: Callable[[AgiReply], Awaitable[None]] | None = None,
+    ) -> tuple[AgiReply | None, AgiReply | None]:
+        """Send ``first``, then ``second`` with no hole between them.
+
+        ``second`` goes out as soon as ``early`` completes, even while ``first`` runs: Asterisk
+        stops a STREAM FILE without a reply when a new command arrives, so sending at the
+        prompt's silent tail starts the next command with no frames dropped in between. If
+        ``first`` replies before that, ``second`` goes out only when ``then_if(reply)``.
+        ``is_first`` tells the two commands' replies apart; ``on_first`` runs on the first
+        reply while the second command still runs. Returns both replies, None for one that
+        never came (``first`` interrupted) or was never sent.
+        """
+        async with self._lock:
+            if self._hung_up:
+                raise Hangup("customer")
+            if self._broken:
+                raise AgiError(f"AGI {first[0]} not sent: the session lost step with Asterisk")
+            pending: set[asyncio.Future[Any]] = set()
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await self._send(build_command(*first))
+                    reading = asyncio.ensure_future(self._read_reply())
+                    pending.add(reading)
+                    if early is not None:
+                        pending.add(asyncio.ensure_future(early))
+                    await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    if reading.done():  # first ended before its time: the usual order
+                        reply = _checked(first[0], reading.result())
+                        if not then_if(reply):
+                            return reply, None
+                        await self._send(build_command(*second))
+                        return reply, _checked(second[0], await self._read_reply())
+                    await self._send(build_command(*second))
+                    reply = await reading
+                    if not is_first(reply):
+                        return None, _checked(second[0], reply)  # first was interrupted
+                    reply = _checked(first[0], reply)
+                    if on_first is not None:
+                        await on_first(reply)
+                    return reply, _checked(second[0], await self._read_reply())
+            except TimeoutError:
+                self._broken = True
+                raise AgiError(f"no AGI reply to {first[0]} then {second[0]} within {self._timeout:g} s") from None
+            except BaseException:
+                self._broken = True  # a reply may still be on its way: nothing else can be sent
+                raise
+            finally:
+                for future in pending:
+                    future.cancel()
 
     async def _send(self, line: bytes) -> None:
+        self.sent += 1
         try:
             self._writer.write(line)
             await self._writer.drain()
@@ -140,6 +194,14 @@ class AgiSession:
         except UnicodeDecodeError:
             raise AgiError("AGI reply is not valid UTF-8") from None
         return text.removesuffix("\n").removesuffix("\r")
+
+
+def _checked(verb: str, reply: AgiReply) -> AgiReply:
+    log.debug("AGI %s -> %d result=%s (%s)", verb, reply.code, preview(reply.result, 12), preview(reply.data, 20))
+    if reply.code != 200:
+        # 510/520 leave the exchange in step: the session stays usable.
+        raise AgiError(f"AGI {verb} refused: {reply.code} {preview(reply.data, 300)}")
+    return reply
 
 
 class AgiServer:

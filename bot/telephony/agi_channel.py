@@ -24,7 +24,9 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.config import Settings
 from bot.domain import Heard
@@ -32,7 +34,7 @@ from bot.errors import AgiError, AmiError
 from bot.speech.asr import Recognizer
 from bot.speech.endpoint import Endpointer, EndpointState
 from bot.speech.tts import Synthesizer
-from bot.speech.wav import read_pcm, write_pcm
+from bot.speech.wav import read_pcm, wav_duration_ms, write_pcm
 from bot.telephony.agi import AgiSession
 from bot.telephony.agi_protocol import AgiReply
 from bot.telephony.channel import Hangup, ListenSpec
@@ -50,6 +52,17 @@ MIN_RECORD_MS = 300  # a shorter recording is not worth a command
 ReplayKey = Callable[[str, str], Awaitable[None]]
 
 
+@dataclass
+class _Recorded:
+    """One RECORD FILE done: its reply, its audio and the wall time it took."""
+
+    reply: AgiReply
+    pcm: bytes
+    sent: float  # monotonic
+    returned: float
+    early: bool = False  # started inside the prompt's silent tail, with no hole before it
+
+
 class AgiChannel:
     """One answered call as a :class:`bot.telephony.channel.Channel`."""
 
@@ -64,34 +77,100 @@ class AgiChannel:
         self.keys = keys
         self._replay_key = replay_key
         self._turn = 0
+        self._recordings = 0
         self._played_at: float | None = None  # when the last prompt ended (monotonic)
+        self._first: _Recorded | None = None  # the next turn's first recording, made with its prompt
         self.last_utterance: Path | None = None
 
     async def prepare(self, text: str, *, language: str) -> None:
         await self.synth.prompt(text, language)
 
-    async def say(self, text: str, *, language: str, dtmf: str = "") -> str:
+    async def say(self, text: str, *, language: str, dtmf: str = "", listen: ListenSpec | None = None) -> str:
         path = await self.synth.prompt(text, language)
         asterisk_path = f"{self.settings.asterisk.sounds_dir.rstrip('/')}/{path.stem}"
+        early_ms = self.settings.listen.early_start_ms
+        if listen is not None and early_ms and self.keys is not None and self._replay_key is not None:
+            duration_ms = wav_duration_ms(path)
+            if duration_ms > 2 * early_ms:
+                return await self._play_then_record(asterisk_path, dtmf, listen, duration_ms)
         return await self._play(asterisk_path, dtmf)
 
-    async def play_file(self, name: str, *, dtmf: str = "") -> str:
+    async def play_file(self, name: str, *, dtmf: str = "", listen: ListenSpec | None = None) -> str:
         """Play a recorded prompt kept under ``<sounds_dir>/recorded/`` (extension omitted)."""
         stem = name.rsplit(".", 1)[0] if name.endswith((".wav", ".gsm", ".ulaw", ".sln")) else name
         return await self._play(f"{self.settings.asterisk.sounds_dir.rstrip('/')}/recorded/{stem}", dtmf)
 
     async def _play(self, asterisk_path: str, dtmf: str) -> str:
+        self._forget_first()
         if self.keys is not None:
             self.keys.clear()  # keys pressed before this prompt answer nothing it asks
         reply = await self.session.command("STREAM FILE", asterisk_path, dtmf)
         self._played_at = time.monotonic()
         return await self._digit(reply, "STREAM FILE")
 
+    async def _play_then_record(self, asterisk_path: str, dtmf: str, listen: ListenSpec, duration_ms: int) -> str:
+        """The prompt, and the next turn's first recording sent during its silent tail.
+
+        The recording interrupts STREAM FILE ``listen.early_start_ms`` before the prompt's end
+        (inside its silent tail), counted from
+        the moment AMI saw Asterisk start the prompt, so no speech is cut and no frame falls
+        between the two commands. A late event loop just sends it after the prompt ended.
+        """
+        self._forget_first()
+        assert self.keys is not None
+        keys = self.keys
+        early_ms = self.settings.listen.early_start_ms
+        keys.clear()
+        started = keys.when_started(self.session.sent + 1)
+        sent: list[float] = []
+
+        async def at_the_tail() -> None:
+            began = await started
+            await asyncio.sleep(max(0.0, began + (duration_ms - early_ms) / 1000 - time.monotonic()))
+            sent.append(time.monotonic())
+
+        def then_if(reply: AgiReply) -> bool:  # the prompt ended first: record now unless a key ended it
+            sent.append(time.monotonic())
+            return reply.result == "0"
+
+        async def on_first(reply: AgiReply) -> None:  # a key ended the prompt as the recording went out
+            if reply.result not in ("0", "-1") and reply.result_int > 1:
+                await self._replay(chr(reply.result_int))
+
+        name = self._recording_name()
+        silence_s = max(1, math.ceil(self.settings.listen.end_silence_ms / 1000))
+        budget_ms = int(listen.no_input_s * 1000) + early_ms
+        record = ("RECORD FILE", name, "wav", listen.dtmf, str(budget_ms), f"s={silence_s}")
+        recording = asyncio.ensure_future(self.session.command_then(
+            ("STREAM FILE", asterisk_path, dtmf), record, early=at_the_tail(),
+            is_first=lambda r: r.data == "", then_if=then_if, on_first=on_first))
+        try:
+            replayed = await self._replay_lost_keys(listen.dtmf, recording, armed=lambda: bool(sent))
+            played, recorded = await recording
+        finally:
+            started.cancel()
+        if replayed and recorded is not None and recorded.result == "0":
+            # The recording ended just before the replayed key reached it: the key still counts.
+            recorded = AgiReply(recorded.code, str(ord(replayed)), "dtmf", recorded.extra, recorded.raw)
+        returned = time.monotonic()
+        self._played_at = returned
+        digit = await self._digit(played, "STREAM FILE") if played is not None else ""
+        if recorded is None:
+            return digit
+        pcm = self._take_chunk(name)
+        if digit:
+            return digit  # the key answered; the recording it cut short is not an answer
+        self._first = _Recorded(recorded, pcm, sent[0] if sent else returned, returned, early=played is None)
+        log.debug("prompt then recording: early=%s, recorded %d ms of audio in %.0f ms", played is None,
+                  len(pcm) // BYTES_PER_MS, (returned - self._first.sent) * 1000)
+        return ""
+
     async def listen(self, spec: ListenSpec) -> Heard:
         """Record until the customer has spoken and fallen silent, a key, or no input in time."""
         cfg = self.settings.listen
         self._turn += 1
-        started = time.monotonic()
+        first, self._first = self._first, None
+        started = first.sent if first is not None else time.monotonic()
         endpointer = Endpointer(
             self.settings.speech.sample_rate, no_input_s=86_400,  # no input is judged by the clock, below
             end_silence_ms=cfg.end_silence_ms,
@@ -101,26 +180,32 @@ class AgiChannel:
         audio = bytearray()  # what was heard this turn, missing frames filled with silence
         pushed = 0  # bytes given to the endpointer (audio keeps only the last of them)
         # The hole between the prompt and the first recording, where the caller is not heard.
-        gap_ms = round((started - self._played_at) * 1000) if self._played_at is not None else 0
+        if first is not None:
+            gap_ms = 0 if first.early else max(0, round((first.sent - (self._played_at or first.sent)) * 1000))
+        else:
+            gap_ms = round((started - self._played_at) * 1000) if self._played_at is not None else 0
         self._played_at = None
-        for part in range(1000):
-            key = self.keys.take(spec.dtmf) if self.keys is not None else ""
-            if key:
-                return Heard(digit=key, timing={"gap_ms": gap_ms, "lost_key": 1})
+        base = {"gap_ms": gap_ms, "early": int(first.early) if first is not None else 0}
+        for _ in range(1000):
+            if first is None:
+                key = self.keys.take(spec.dtmf) if self.keys is not None else ""
+                if key:
+                    return Heard(digit=key, timing={**base, "lost_key": 1})
             waited_ms = (time.monotonic() - started) * 1000
             if endpointer.state is EndpointState.WAITING:
                 budget_ms = spec.no_input_s * 1000 - waited_ms
-                if budget_ms < MIN_RECORD_MS:
-                    return Heard(timing={"gap_ms": gap_ms})
+                if first is None and budget_ms < MIN_RECORD_MS:
+                    return Heard(timing=base)
             else:  # speech went on past the last recording's time limit
                 budget_ms = max(MIN_RECORD_MS, spec.max_speech_s * 1000 - endpointer.speech_ms)
-            sent = time.monotonic()
-            reply, pcm = await self._record(str(part), spec.dtmf, int(budget_ms), f"s={silence_s}")
-            returned = time.monotonic()
-            digit = await self._digit(reply, "RECORD FILE")
+            part = first or await self._record(spec.dtmf, int(budget_ms), f"s={silence_s}")
+            first = None
+            returned = part.returned
+            digit = await self._digit(part.reply, "RECORD FILE")
             if digit:
-                return Heard(digit=digit, timing={"gap_ms": gap_ms})
-            missing = int((returned - sent) * 1000) * BYTES_PER_MS - len(pcm)
+                return Heard(digit=digit, timing=base)
+            pcm = part.pcm
+            missing = int((part.returned - part.sent) * 1000) * BYTES_PER_MS - len(pcm)
             if endpointer.state is EndpointState.WAITING and missing > 0:
                 pcm = bytes(missing - missing % 2) + pcm  # the quiet line sent nothing before the speech
             endpointer.push(pcm)
@@ -146,18 +231,33 @@ class AgiChannel:
             stream.close()
         done = time.monotonic()
         self.last_utterance = self._keep_utterance(utterance)
-        timing = {"gap_ms": gap_ms, "eos_ms": trailing_ms + round((asr_started - returned) * 1000),
+        # how long the robot was listening before the customer spoke (a clipped start shows as ~0)
+        lead_ms = (endpointer.speech_start or 0) // BYTES_PER_MS
+        timing = {**base, "lead_ms": lead_ms, "eos_ms": trailing_ms + round((asr_started - returned) * 1000),
                   "asr_ms": round((done - asr_started) * 1000)}
         log.debug("turn %d heard %d ms in %.0f ms", self._turn, len(utterance) // BYTES_PER_MS,
                   (done - started) * 1000)
         return Heard(text=text, confidence=confidence, audio_ms=len(utterance) // BYTES_PER_MS, timing=timing)
 
-    async def _record(self, part: str, dtmf: str, timeout_ms: int, *options: str) -> tuple[AgiReply, bytes]:
+    async def _record(self, dtmf: str, timeout_ms: int, *options: str) -> _Recorded:
         """One RECORD FILE; a key that AMI reports as pressed before it started is replayed
         into the channel so the recording ends with it."""
-        name = f"{self.settings.asterisk.spool_dir.rstrip('/')}/{self.call_id}-{self._turn}-{part}"
+        name = self._recording_name()
+        sent = time.monotonic()
         command = asyncio.ensure_future(
             self.session.command("RECORD FILE", name, "wav", dtmf, str(timeout_ms), *options))
+        replayed = await self._replay_lost_keys(dtmf, command)
+        reply = await command
+        if replayed and reply.result == "0":
+            # The recording ended just before the replayed key reached it: the key still counts.
+            reply = AgiReply(reply.code, str(ord(replayed)), "dtmf", reply.extra, reply.raw)
+        return _Recorded(reply, self._take_chunk(name), sent, time.monotonic())
+
+    async def _replay_lost_keys(self, dtmf: str, command: asyncio.Future[Any],
+                                armed: Callable[[], bool] = lambda: True) -> str:
+        """While ``command`` runs, replay into the channel the first key AMI reports as lost
+        (pressed while no command read the call), so the running RECORD FILE ends with it.
+        Returns that key, '' if none."""
         replayed = ""
         try:
             while dtmf and self.keys is not None and self._replay_key is not None and not command.done():
@@ -166,18 +266,24 @@ class AgiChannel:
                 if not arrived.done():
                     arrived.cancel()
                     break
+                if not armed():  # the recording is not out yet: the key waits for it
+                    await asyncio.wait({command}, timeout=0.02)
+                    continue
                 key = self.keys.take(dtmf)
                 if key and not replayed:
                     replayed = key
                     await self._replay(key)
-            reply = await command
         except BaseException:
             command.cancel()
             raise
-        if replayed and reply.result == "0":
-            # The recording ended just before the replayed key reached it: the key still counts.
-            reply = AgiReply(reply.code, str(ord(replayed)), "dtmf", reply.extra, reply.raw)
-        return reply, self._take_chunk(name)
+        return replayed
+
+    def _recording_name(self) -> str:
+        self._recordings += 1
+        return f"{self.settings.asterisk.spool_dir.rstrip('/')}/{self.call_id}-{self._recordings}"
+
+    def _forget_first(self) -> None:
+        self._first = None
 
     async def _replay(self, digit: str) -> None:
         channel = self.session.env.get("agi_channel", "")

@@ -38,11 +38,12 @@ class Channel(Protocol):
         """Make the prompt ``text`` ready to play (synthesize it) without playing it."""
         ...
 
-    async def say(self, text: str, *, language: str, dtmf: str = "") -> str:
-        """Speak ``text``; return a DTMF key that interrupted it ('' if none)."""
+    async def say(self, text: str, *, language: str, dtmf: str = "", listen: ListenSpec | None = None) -> str:
+        """Speak ``text``; return a DTMF key that interrupted it ('' if none). ``listen`` is the
+        listening that follows, which a channel may start before the prompt's silent tail ends."""
         ...
 
-    async def play_file(self, name: str, *, dtmf: str = "") -> str:
+    async def play_file(self, name: str, *, dtmf: str = "", listen: ListenSpec | None = None) -> str:
         """Play a recorded prompt (a path inside the sounds directory); return an interrupting key."""
         ...
 
@@ -66,13 +67,13 @@ class TextChannel:
     async def prepare(self, text: str, *, language: str) -> None:
         return None
 
-    async def say(self, text: str, *, language: str, dtmf: str = "") -> str:
+    async def say(self, text: str, *, language: str, dtmf: str = "", listen: ListenSpec | None = None) -> str:
         if self.hung_up:
             raise Hangup("robot")
         self.said.append(text)
         return ""
 
-    async def play_file(self, name: str, *, dtmf: str = "") -> str:
+    async def play_file(self, name: str, *, dtmf: str = "", listen: ListenSpec | None = None) -> str:
         return await self.say(f"[recording {name}]", language="", dtmf=dtmf)
 
     async def listen(self, spec: ListenSpec) -> Heard:

@@ -15,6 +15,7 @@ Pure and synchronous; the AMI client feeds events in, the call's channel takes k
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict, deque
 from collections.abc import Mapping
 
@@ -28,8 +29,37 @@ class CallKeys:
 
     def __init__(self) -> None:
         self.busy = 0  # AGI commands started and not yet ended (0 or 1 in practice)
+        self.started = 0  # AGI commands Asterisk has started on this call
         self._lost: deque[str] = deque(maxlen=_MAX_KEYS)
         self._arrived: asyncio.Event | None = None
+        self._starts: list[tuple[int, asyncio.Future[float]]] = []
+
+    def command_started(self) -> None:
+        """Asterisk began an AGI command (AMI ``AGIExecStart``)."""
+        self.busy += 1
+        self.started += 1
+        now = time.monotonic()
+        waiting, self._starts = self._starts, []
+        for count, future in waiting:
+            if future.done():
+                continue
+            if self.started >= count:
+                future.set_result(now)
+            else:
+                self._starts.append((count, future))
+
+    def command_ended(self) -> None:
+        """An AGI command finished (AMI ``AGIExecEnd``)."""
+        self.busy = max(0, self.busy - 1)
+
+    def when_started(self, count: int) -> asyncio.Future[float]:
+        """Completes (with the monotonic time it was seen) once ``count`` commands have started."""
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        if self.started >= count:
+            future.set_result(time.monotonic())
+        else:
+            self._starts.append((count, future))
+        return future
 
     def pressed(self, digit: str) -> None:
         """A key ended on the call (AMI ``DTMFEnd``, received)."""
@@ -85,8 +115,8 @@ class KeyWatch:
             return
         name = event.get("Event")
         if name == "AGIExecStart":
-            keys.busy += 1
+            keys.command_started()
         elif name == "AGIExecEnd":
-            keys.busy = max(0, keys.busy - 1)
+            keys.command_ended()
         elif name == "DTMFEnd" and event.get("Direction") == "Received":
             keys.pressed(str(event.get("Digit", "")))

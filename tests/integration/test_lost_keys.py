@@ -8,16 +8,21 @@ on purpose (the robot starts listening late) and check the customer's keys are n
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import pytest
 
+from bot.config import Settings
 from bot.controller import Controller
+from bot.dialogue.compiler import CompiledScript
 from bot.domain import CallResult, Debtor, EventKind, Outcome
+from bot.speech.asr import Recognizer
+from bot.speech.tts import Synthesizer
 from bot.store.repo import Store
 from bot.telephony.agi_channel import AgiChannel
 from bot.telephony.channel import ListenSpec
 from bot.telephony.keys import KeyWatch
+from bot.telephony.sandbox import Sandbox
 
 pytestmark = pytest.mark.integration
 KEYS_CUSTOMER = "+821055550103"  # presses 1 ("it's me") then 2 ("cannot pay") right after each prompt
@@ -26,6 +31,7 @@ LATE_S = 0.8  # the customer's key ends ~0.25 s after the prompt: well inside th
 
 @pytest.fixture
 def late_listening(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The robot starts listening LATE_S after each prompt ended."""
     listen = AgiChannel.listen
 
     async def late(self: AgiChannel, spec: ListenSpec) -> object:
@@ -35,14 +41,28 @@ def late_listening(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(AgiChannel, "listen", late)
 
 
+@pytest.fixture
+async def holey(script: CompiledScript, sandbox: Sandbox, sandbox_settings: Settings, store: Store,
+                late_listening: None) -> AsyncIterator[Controller]:
+    """A robot with a hole between each prompt and its recording, as the robot was before the
+    recording started in the prompt's tail: the short tail it had (250 ms, so the customer's key
+    ends after the prompt), no early start, and a late start of listening."""
+    s = sandbox_settings.model_copy(update={
+        "tts": sandbox_settings.tts.model_copy(update={"tail_ms": 250}),
+        "listen": sandbox_settings.listen.model_copy(update={"early_start_ms": 0})})
+    async with Synthesizer(s.tts_cache_dir(), rate=s.tts.rate, shape=s.prompt_shape()) as synth, \
+            Recognizer(s.speech.model_dir, workers=s.speech.workers) as recognizer, \
+            Controller(s, store, script=script, recognizer=recognizer, synth=synth) as ctl:
+        yield ctl
+
+
 def _dtmf_events(store: Store, attempt_id: str) -> list[Mapping[str, object]]:
     return [e.data for e in store.events_for(attempt_id) if e.kind is EventKind.DTMF]
 
 
-@pytest.mark.usefixtures("late_listening")
-async def test_key_pressed_before_the_recording_starts(controller: Controller, debtors: dict[str, Debtor],
+async def test_key_pressed_before_the_recording_starts(holey: Controller, debtors: dict[str, Debtor],
                                                        store: Store) -> None:
-    report = await controller.call(debtors[KEYS_CUSTOMER])
+    report = await holey.call(debtors[KEYS_CUSTOMER])
     assert (report.result, report.outcome) == (CallResult.ANSWERED, Outcome.REFUSED)
     events = _dtmf_events(store, report.attempt_id)
     assert [e["digit"] for e in events] == ["1", "2"]
@@ -52,9 +72,8 @@ async def test_key_pressed_before_the_recording_starts(controller: Controller, d
         assert timing["gap_ms"] >= LATE_S * 1000 and timing["lost_key"] == 1
 
 
-@pytest.mark.usefixtures("late_listening")
 async def test_key_reported_after_the_recording_started_is_replayed(
-        controller: Controller, debtors: dict[str, Debtor], store: Store,
+        holey: Controller, debtors: dict[str, Debtor], store: Store,
         monkeypatch: pytest.MonkeyPatch) -> None:
     # AMI delivers the key (and the AGI command events around it, in order) only after the
     # recording has begun: the robot replays the key into the channel to end that recording.
@@ -65,25 +84,40 @@ async def test_key_reported_after_the_recording_started_is_replayed(
         asyncio.get_running_loop().call_later(LATE_S + 0.5, on_event, self, dict(event))
 
     monkeypatch.setattr(KeyWatch, "on_event", slow)
-    replay = controller.ami.replay_key
+    replay = holey.ami.replay_key
 
     async def counted(channel: str, digit: str) -> None:
         replayed.append(digit)
         await replay(channel, digit)
 
-    monkeypatch.setattr(controller.ami, "replay_key", counted)
-    report = await controller.call(debtors[KEYS_CUSTOMER])
+    monkeypatch.setattr(holey.ami, "replay_key", counted)
+    report = await holey.call(debtors[KEYS_CUSTOMER])
     assert (report.result, report.outcome) == (CallResult.ANSWERED, Outcome.REFUSED)
     assert [e["digit"] for e in _dtmf_events(store, report.attempt_id)] == ["1", "2"]
     assert replayed == ["1", "2"]
 
 
-async def test_without_ami_keys_the_hole_loses_the_key(controller: Controller, debtors: dict[str, Debtor],
-                                                       store: Store, monkeypatch: pytest.MonkeyPatch,
-                                                       late_listening: None) -> None:
+async def test_without_ami_keys_the_hole_loses_the_key(holey: Controller, debtors: dict[str, Debtor],
+                                                       store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     # The control: the same late robot, with the AMI key events ignored, does not hear the keys.
     monkeypatch.setattr(KeyWatch, "on_event", lambda self, event: None)
-    report = await controller.call(debtors[KEYS_CUSTOMER])
+    report = await holey.call(debtors[KEYS_CUSTOMER])
     assert report.result is CallResult.ANSWERED
     assert report.outcome is not Outcome.REFUSED
     assert _dtmf_events(store, report.attempt_id) == []
+
+
+@pytest.mark.usefixtures("late_listening")
+async def test_speech_right_after_the_prompt_is_heard_whole(controller: Controller, debtors: dict[str, Debtor],
+                                                            store: Store) -> None:
+    # The turn's first recording starts inside the prompt's silent tail, before the prompt's
+    # reply is even read, so a robot late to listen does not cut the start of the answer.
+    report = await controller.call(debtors["+821055550101"])  # says "네", then "내일 낼게요"
+    assert (report.result, report.outcome) == (CallResult.ANSWERED, Outcome.PROMISE_TO_PAY)
+    heard = [e.data for e in store.events_for(report.attempt_id) if e.kind is EventKind.RECOGNITION]
+    assert [h["text"] for h in heard] == ["네", "내일 낼게요"]
+    for h in heard:
+        timing = h["timing"]
+        assert isinstance(timing, dict)
+        assert timing["early"] == 1 and timing["gap_ms"] == 0
+        assert timing["lead_ms"] >= 60  # silence before the speech was recorded: its start is whole

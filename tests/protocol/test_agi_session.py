@@ -347,3 +347,53 @@ async def test_concurrent_commands_are_serialised() -> None:
         await peer.send("200 result=1 (b)")
         assert await asyncio.wait_for(outcome, WAIT_S) == ("a", "b")
         await peer.close()
+
+
+def _pair(early: asyncio.Future[None] | None) -> Handler:
+    async def handler(session: AgiSession) -> Any:
+        return await session.command_then(
+            ("STREAM FILE", "p", "12"), ("RECORD FILE", "r", "wav", "12", "5000", "s=1"), early=early,
+            is_first=lambda r: r.data == "", then_if=lambda r: r.result == "0")
+    return handler
+
+
+async def test_second_command_interrupts_the_first_when_its_time_comes() -> None:
+    # Asterisk stops a STREAM FILE without a reply when the next command arrives.
+    early = asyncio.get_running_loop().create_future()
+    async with serving(_pair(early)) as (port, outcome):
+        peer = await FakeAsterisk.connect(port)
+        await peer.expect('STREAM FILE "p" "12"')
+        early.set_result(None)
+        await peer.expect('RECORD FILE "r" "wav" "12" "5000" "s=1"')
+        await peer.send("200 result=0 (timeout) endpos=8000")
+        first, second = await asyncio.wait_for(outcome, WAIT_S)
+        await peer.close()
+    assert first is None and second is not None and second.data == "timeout"
+
+
+async def test_first_reply_racing_the_second_command_is_read_in_order() -> None:
+    early = asyncio.get_running_loop().create_future()
+    async with serving(_pair(early)) as (port, outcome):
+        peer = await FakeAsterisk.connect(port)
+        await peer.expect('STREAM FILE "p" "12"')
+        early.set_result(None)
+        await peer.expect('RECORD FILE "r" "wav" "12" "5000" "s=1"')
+        await peer.send("200 result=0 endpos=9000", "200 result=49 (dtmf) endpos=100")  # it had just ended
+        first, second = await asyncio.wait_for(outcome, WAIT_S)
+        await peer.close()
+    assert first.extra == {"endpos": "9000"} and second.data == "dtmf" and second.result_int == 49
+
+
+@pytest.mark.parametrize(("reply", "sent"), [("200 result=0 endpos=9000", True), ("200 result=50 endpos=10", False)])
+async def test_without_its_time_the_second_waits_for_the_first(reply: str, sent: bool) -> None:
+    # A key that ended the prompt: nothing follows; otherwise the recording follows the reply.
+    async with serving(_pair(None)) as (port, outcome):
+        peer = await FakeAsterisk.connect(port)
+        await peer.expect('STREAM FILE "p" "12"')
+        await peer.send(reply)
+        if sent:
+            await peer.expect('RECORD FILE "r" "wav" "12" "5000" "s=1"')
+            await peer.send("200 result=0 (timeout) endpos=8000")
+        first, second = await asyncio.wait_for(outcome, WAIT_S)
+        await peer.close()
+    assert first is not None and (second is not None) == sent

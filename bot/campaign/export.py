@@ -1,7 +1,8 @@
 """`collbot export`: a campaign's results as CSV, one row per debtor or per attempt.
 
-Streamed row by row; phone numbers masked unless asked; cells a spreadsheet would run as
-formulas neutralized (numbers stay numbers).
+Streamed a page of attempts at a time, so memory does not grow with the campaign; phone
+numbers masked unless asked; cells a spreadsheet would run as formulas neutralized (numbers
+stay numbers).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bot.store.repo import Store
 DEBTOR_COLUMNS = ("debtor_id", "name", "phone", "amount", "currency", "outcome", "ptp_date", "ptp_amount",
                   "callback_at", "attempts", "last_result", "last_attempt_at", "talk_seconds", "script")
 DEBTORS_PER_QUERY = 500  # ids in one IN (...) list: well under SQLite's 999 parameters
+ATTEMPTS_PER_PAGE = 2000  # attempts read at once; memory is bounded by this, not by the campaign
 ATTEMPT_COLUMNS = ("attempt_id", "debtor_id", "round", "phone", "state", "result", "hangup_cause", "outcome",
                    "dialed_at", "answered_at", "ended_at", "talk_seconds", "compliance_reason")
 
@@ -32,11 +34,7 @@ def _iso(value: object) -> str:
 
 
 def debtor_rows(store: Store, campaign: str, *, full_phone: bool, script: str) -> Iterator[dict[str, str]]:
-    by_debtor: dict[str, list[AttemptRecord]] = {}
-    for attempt in store.campaign_attempts(campaign):
-        by_debtor.setdefault(attempt.debtor_id, []).append(attempt)
-    for debtor in _debtors(store, sorted(by_debtor)):
-        attempts = by_debtor[debtor.id]
+    for debtor, attempts in _by_debtor(store, campaign):
         last = attempts[-1]
         final = next((a for a in reversed(attempts) if a.outcome is not None), None)
         detail = final.outcome_detail if final else {}
@@ -53,6 +51,23 @@ def debtor_rows(store: Store, campaign: str, *, full_phone: bool, script: str) -
         }
 
 
+def _by_debtor(store: Store, campaign: str) -> Iterator[tuple[Debtor, list[AttemptRecord]]]:
+    """Each debtor with their attempts, oldest first, read a page at a time: only one page of
+    attempts and their debtors is in memory at once."""
+    carry: list[AttemptRecord] = []  # the last debtor of a page may go on in the next one
+    for page in store.campaign_attempt_pages(campaign, page=ATTEMPTS_PER_PAGE):
+        groups: dict[str, list[AttemptRecord]] = {}
+        for attempt in [*carry, *(a for a, _, _ in page)]:
+            groups.setdefault(attempt.debtor_id, []).append(attempt)
+        last_id = page[-1][0].debtor_id
+        carry = groups.pop(last_id)
+        for debtor in _debtors(store, list(groups)):
+            yield debtor, groups[debtor.id]
+    if carry:
+        for debtor in _debtors(store, [carry[0].debtor_id]):
+            yield debtor, carry
+
+
 def _debtors(store: Store, ids: list[str]) -> Iterator[Debtor]:
     """The debtors with these ids, in this order, read DEBTORS_PER_QUERY at a time (one query
     per debtor made a large export take minutes)."""
@@ -66,17 +81,16 @@ def _debtors(store: Store, ids: list[str]) -> Iterator[Debtor]:
 
 
 def attempt_rows(store: Store, campaign: str, *, full_phone: bool) -> Iterator[dict[str, str]]:
-    rounds = store.campaign_rounds_of(campaign)
-    reasons = {d["attempt_id"]: d["reason"] for d in store.decisions(campaign) if d["attempt_id"]}
-    for a in store.campaign_attempts(campaign):
-        yield {
-            "attempt_id": a.id, "debtor_id": a.debtor_id, "round": rounds.get(a.id, ""),
-            "phone": a.phone if full_phone else mask(a.phone), "state": a.state.value,
-            "result": a.result.value if a.result else "", "hangup_cause": _iso(a.hangup_cause),
-            "outcome": a.outcome.value if a.outcome else "", "dialed_at": _iso(a.dialed_at),
-            "answered_at": _iso(a.answered_at), "ended_at": _iso(a.ended_at), "talk_seconds": _iso(a.talk_seconds),
-            "compliance_reason": reasons.get(a.id, ""),
-        }
+    for page in store.campaign_attempt_pages(campaign, page=ATTEMPTS_PER_PAGE):
+        for a, round_name, reason in page:
+            yield {
+                "attempt_id": a.id, "debtor_id": a.debtor_id, "round": round_name,
+                "phone": a.phone if full_phone else mask(a.phone), "state": a.state.value,
+                "result": a.result.value if a.result else "", "hangup_cause": _iso(a.hangup_cause),
+                "outcome": a.outcome.value if a.outcome else "", "dialed_at": _iso(a.dialed_at),
+                "answered_at": _iso(a.answered_at), "ended_at": _iso(a.ended_at),
+                "talk_seconds": _iso(a.talk_seconds), "compliance_reason": reason,
+            }
 
 
 def write_csv(rows: Iterator[dict[str, str]], columns: tuple[str, ...], out: IO[str]) -> int:

@@ -50,3 +50,21 @@ def test_debtor_view_in_batches_is_the_same_file(database_url: str, tmp_path: Pa
                                                                         "+8210******05")
     assert [r | {"phone": ""} for r in rows] == [r | {"phone": ""} for r in full]
     assert full[3]["phone"] == "+821055500005"
+
+
+@pytest.mark.parametrize("page", [1, 2, 3, 5])
+@pytest.mark.parametrize("attempts", [False, True])
+def test_any_page_size_gives_the_same_file(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           page: int, attempts: bool) -> None:
+    # D5 has two attempts, so small pages split a debtor's attempts across two reads.
+    with open_store(database_url) as store:
+        _campaign(store)
+        whole = export(store, "c1", tmp_path / "whole.csv", attempts=attempts, full_phone=False, script="s")
+        monkeypatch.setattr(export_module, "ATTEMPTS_PER_PAGE", page)
+        paged = export(store, "c1", tmp_path / "paged.csv", attempts=attempts, full_phone=False, script="s")
+    assert whole == paged == (6 if attempts else 5)
+    assert (tmp_path / "whole.csv").read_bytes() == (tmp_path / "paged.csv").read_bytes()
+    if attempts:
+        rows = _read(tmp_path / "paged.csv")
+        assert [r["debtor_id"] for r in rows] == ["D1", "D2", "D3", "D5", "D5", "D7"]
+        assert all(r["round"] == "r1" for r in rows)

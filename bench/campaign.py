@@ -190,6 +190,39 @@ def floor_turns(events: list[object], prompt_path: object) -> list[list[str]]:
     return turns
 
 
+class TurnFigures:
+    """Where the campaign's turns spent their time (the robot's own timings in the call events),
+    and how often a prompt came from the cache."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, list[int]] = {k: [] for k in ("eos_ms", "asr_ms", "decide_ms", "tts_ms")}
+        self.prompts = self.turns = self.early = self.lost_keys = 0
+
+    def add(self, events: list[object]) -> None:
+        from bot.domain import EventKind
+
+        for e in events:
+            kind, data = e.kind, e.data  # type: ignore[attr-defined]
+            timing = data.get("timing") or {}
+            if kind is EventKind.PROMPT and "text" in data:
+                self.prompts += 1
+            if kind in (EventKind.RECOGNITION, EventKind.NO_INPUT, EventKind.DTMF) and "during" not in data:
+                self.turns += 1
+                self.early += int(timing.get("early", 0))
+                self.lost_keys += int(timing.get("lost_key", 0))
+            for key, values in self.ms.items():
+                if key in timing:
+                    values.append(int(timing[key]))
+
+    def figures(self, *, synthesized: int) -> dict[str, object]:
+        def pct(values: list[int], q: float) -> int:
+            return sorted(values)[min(len(values) - 1, int(q * len(values)))] if values else 0
+
+        return {"prompts_played": self.prompts, "prompts_synthesized": synthesized,
+                "turns": self.turns, "turns_early": self.early, "lost_keys": self.lost_keys,
+                "turn_ms": {k: [pct(v, 0.5), pct(v, 0.95)] for k, v in self.ms.items()}}
+
+
 async def campaign_child(job: dict[str, object]) -> dict[str, object]:
     from bot.campaign.commands import run_campaign
     from bot.dialogue.checker import load_script
@@ -240,6 +273,7 @@ async def campaign_child(job: dict[str, object]) -> dict[str, object]:
         attempts = store.campaign_attempts(str(job["name"]))
         plan, failed, results, seconds, dials, talk = [], [], Counter[str](), 0.0, [], []
         wrong = Counter({"dtmf": 0, "speech": 0})  # answered, but not the promise the customer made
+        speech_path = TurnFigures()
         for a in sorted(attempts, key=lambda a: a.dialed_at or a.created_at):  # type: ignore[arg-type, return-value]
             c = by_number[a.phone]
             result = a.result.value if a.result else a.state.value
@@ -253,7 +287,9 @@ async def campaign_child(job: dict[str, object]) -> dict[str, object]:
                 dials.append((a.dialed_at - started).total_seconds())
                 if result == "answered":
                     talk.append((a.ended_at - a.dialed_at).total_seconds())
-            turns = floor_turns(store.events_for(a.id), prompt_path) if result == "answered" else []
+            events = store.events_for(a.id) if result == "answered" else []
+            speech_path.add(events)
+            turns = floor_turns(events, prompt_path) if result == "answered" else []
             plan.append({"number": a.phone, "kind": c.kind, "turns": turns})
     called = {c.number for c in people}
     missing = [n for n in called if counts.get(n, 0) == 0]
@@ -263,7 +299,8 @@ async def campaign_child(job: dict[str, object]) -> dict[str, object]:
         "stray_calls": sum(v for n, v in counts.items() if n not in called),
         "call_seconds": seconds, "mean_answered_s": sum(talk) / len(talk) if talk else 0.0,
         "first_dial_s": min(dials) if dials else 0.0, "ramp_orig_per_s": ramp_rate(dials, concurrency),
-        "peak_in_flight": peak_in_flight}
+        "peak_in_flight": peak_in_flight,
+        **speech_path.figures(synthesized=len(list(settings.tts_cache_dir().glob("*.wav"))))}
 
 
 # --- the floor run (a child process) ---------------------------------------------------------
@@ -397,7 +434,18 @@ def row(n: int, c: int, camp: dict[str, float], floor: dict[str, float]) -> dict
         "duplicates (camp/floor)": f"{camp['duplicates']}/{floor['duplicates']}",
         "stray (camp/floor)": f"{camp['stray_calls']}/{floor['stray_calls']}",
         "results": " ".join(f"{k}={v}" for k, v in sorted(camp["results"].items())),  # type: ignore[attr-defined]
+        "prompt cache hit ratio": _hit_ratio(camp),
+        "turns recorded from the prompt's tail": f"{camp.get('turns_early', 0)}/{camp.get('turns', 0)}",
+        "keys recovered from AMI": camp.get("lost_keys", 0),
+        **{f"turn {k} p50/p95": "{}/{}".format(*v)
+           for k, v in camp.get("turn_ms", {}).items()},  # type: ignore[attr-defined]
     }
+
+
+def _hit_ratio(camp: dict[str, object]) -> str:
+    played = int(camp.get("prompts_played", 0))  # type: ignore[call-overload]
+    synthesized = int(camp.get("prompts_synthesized", 0))  # type: ignore[call-overload]
+    return f"{1 - synthesized / played:.2f} ({synthesized} synthesized, {played} played)" if played else "n/a"
 
 
 def main() -> None:

@@ -50,7 +50,8 @@ test-fast: setup
 
 bench: sandbox
 	$(BIN)/python bench/speech.py
-	$(BIN)/python bench/campaign.py --debtors 2000 --concurrency 100 200
+	$(BIN)/python bench/campaign.py --debtors 2000 --concurrency 50 100 200
+	$(BIN)/python bench/import_export.py --rows 1000000 --small 100000
 	$(BIN)/python bench/latency.py --concurrency 1 100
 
 clean:

@@ -24,7 +24,7 @@ from bot.store.repo import Store
 DEBTOR_COLUMNS = ("debtor_id", "name", "phone", "amount", "currency", "outcome", "ptp_date", "ptp_amount",
                   "callback_at", "attempts", "last_result", "last_attempt_at", "talk_seconds", "script")
 DEBTORS_PER_QUERY = 500  # ids in one IN (...) list: well under SQLite's 999 parameters
-ATTEMPTS_PER_PAGE = 2000  # attempts read at once; memory is bounded by this, not by the campaign
+DEBTORS_PER_PAGE = 500  # debtors whose attempts are read at once: memory is bounded by this, not the campaign
 ATTEMPT_COLUMNS = ("attempt_id", "debtor_id", "round", "phone", "state", "result", "hangup_cause", "outcome",
                    "dialed_at", "answered_at", "ended_at", "talk_seconds", "compliance_reason")
 
@@ -52,20 +52,14 @@ def debtor_rows(store: Store, campaign: str, *, full_phone: bool, script: str) -
 
 
 def _by_debtor(store: Store, campaign: str) -> Iterator[tuple[Debtor, list[AttemptRecord]]]:
-    """Each debtor with their attempts, oldest first, read a page at a time: only one page of
-    attempts and their debtors is in memory at once."""
-    carry: list[AttemptRecord] = []  # the last debtor of a page may go on in the next one
-    for page in store.campaign_attempt_pages(campaign, page=ATTEMPTS_PER_PAGE):
+    """Each debtor with their attempts, oldest first, read a page of debtors at a time: only one
+    page of attempts and their debtors is in memory at once."""
+    for page in store.campaign_attempt_pages(campaign, debtors=DEBTORS_PER_PAGE):
         groups: dict[str, list[AttemptRecord]] = {}
-        for attempt in [*carry, *(a for a, _, _ in page)]:
+        for attempt, _, _ in page:
             groups.setdefault(attempt.debtor_id, []).append(attempt)
-        last_id = page[-1][0].debtor_id
-        carry = groups.pop(last_id)
         for debtor in _debtors(store, list(groups)):
             yield debtor, groups[debtor.id]
-    if carry:
-        for debtor in _debtors(store, [carry[0].debtor_id]):
-            yield debtor, carry
 
 
 def _debtors(store: Store, ids: list[str]) -> Iterator[Debtor]:
@@ -81,7 +75,7 @@ def _debtors(store: Store, ids: list[str]) -> Iterator[Debtor]:
 
 
 def attempt_rows(store: Store, campaign: str, *, full_phone: bool) -> Iterator[dict[str, str]]:
-    for page in store.campaign_attempt_pages(campaign, page=ATTEMPTS_PER_PAGE):
+    for page in store.campaign_attempt_pages(campaign, debtors=DEBTORS_PER_PAGE):
         for a, round_name, reason in page:
             yield {
                 "attempt_id": a.id, "debtor_id": a.debtor_id, "round": round_name,

@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, and_, delete, or_, select
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
@@ -204,39 +204,35 @@ class LedgerMixin:
                 query = query.where(CampaignAttemptRow.debtor_id == debtor_id)
             return [_attempt(r) for r in s.scalars(query.order_by(AttemptRow.created_at, AttemptRow.id))]
 
-    def campaign_attempt_pages(self, campaign: str, *, page: int = 2000,
+    def campaign_attempt_pages(self, campaign: str, *, debtors: int = 500,
                                ) -> Iterator[list[tuple[AttemptRecord, str, str]]]:
         """The campaign's attempts as (attempt, round, compliance reason), ordered by debtor and
-        then time, ``page`` at a time: each page is one short read (keyset pagination), so
-        memory does not grow with the campaign and no transaction stays open between pages."""
+        then time, the next ``debtors`` debtors' attempts at a time (a debtor is never split
+        between pages). Each page is a few short, indexed reads, so memory does not grow with
+        the campaign and no transaction stays open between pages."""
         from bot.store.repo import _attempt
 
-        after: tuple[str, dt.datetime, str] | None = None
+        after = ""
         while True:
             with self._tx("read campaign attempts") as s:
-                query = (select(AttemptRow, CampaignAttemptRow.round)
-                         .join(CampaignAttemptRow, CampaignAttemptRow.attempt_id == AttemptRow.id)
-                         .where(CampaignAttemptRow.campaign == campaign))
-                if after is not None:
-                    debtor, created, attempt_id = after
-                    query = query.where(or_(
-                        CampaignAttemptRow.debtor_id > debtor,
-                        and_(CampaignAttemptRow.debtor_id == debtor, or_(
-                            AttemptRow.created_at > created,
-                            and_(AttemptRow.created_at == created, AttemptRow.id > attempt_id)))))
-                query = query.order_by(CampaignAttemptRow.debtor_id, AttemptRow.created_at, AttemptRow.id).limit(page)
-                rows = [(_attempt(a), r) for a, r in s.execute(query)]
-                if not rows:
+                ids = list(s.scalars(
+                    select(CampaignAttemptRow.debtor_id).distinct()
+                    .where(CampaignAttemptRow.campaign == campaign, CampaignAttemptRow.debtor_id > after)
+                    .order_by(CampaignAttemptRow.debtor_id).limit(debtors)))
+                if not ids:
                     return
+                rows = [(_attempt(a), r) for a, r in s.execute(
+                    select(AttemptRow, CampaignAttemptRow.round)
+                    .join(CampaignAttemptRow, CampaignAttemptRow.attempt_id == AttemptRow.id)
+                    .where(CampaignAttemptRow.campaign == campaign, CampaignAttemptRow.debtor_id.in_(ids))
+                    .order_by(CampaignAttemptRow.debtor_id, AttemptRow.created_at, AttemptRow.id))]
                 reasons = {a: reason for a, reason in s.execute(
                     select(DecisionRow.attempt_id, DecisionRow.reason)
-                    .where(DecisionRow.campaign == campaign,
-                           DecisionRow.debtor_id.in_({a.debtor_id for a, _ in rows}),
-                           DecisionRow.attempt_id.in_([a.id for a, _ in rows]))
+                    .where(DecisionRow.campaign == campaign, DecisionRow.debtor_id.in_(ids),
+                           DecisionRow.attempt_id.is_not(None))
                     .order_by(DecisionRow.id))}
             yield [(a, r, reasons.get(a.id, "")) for a, r in rows]
-            last = rows[-1][0]
-            after = (last.debtor_id, last.created_at, last.id)
+            after = ids[-1]
 
     def campaign_rounds_of(self, campaign: str) -> dict[str, str]:
         """attempt id -> round name."""

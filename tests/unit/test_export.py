@@ -56,11 +56,11 @@ def test_debtor_view_in_batches_is_the_same_file(database_url: str, tmp_path: Pa
 @pytest.mark.parametrize("attempts", [False, True])
 def test_any_page_size_gives_the_same_file(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                            page: int, attempts: bool) -> None:
-    # D5 has two attempts, so small pages split a debtor's attempts across two reads.
+    # Pages of one debtor up to all of them; D5 has two attempts.
     with open_store(database_url) as store:
         _campaign(store)
         whole = export(store, "c1", tmp_path / "whole.csv", attempts=attempts, full_phone=False, script="s")
-        monkeypatch.setattr(export_module, "ATTEMPTS_PER_PAGE", page)
+        monkeypatch.setattr(export_module, "DEBTORS_PER_PAGE", page)
         paged = export(store, "c1", tmp_path / "paged.csv", attempts=attempts, full_phone=False, script="s")
     assert whole == paged == (6 if attempts else 5)
     assert (tmp_path / "whole.csv").read_bytes() == (tmp_path / "paged.csv").read_bytes()

@@ -318,9 +318,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, nargs="+", default=[112],
                         help="customers called at each C (one value, or one per C)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 6 customers at C=1, 20 at C=20")
-    parser.add_argument("--sandbox-dir", default=str(Path.home() / ".cache/collbot/h3-sandbox"))
-    parser.add_argument("--ami-port", type=int, default=5042)
-    parser.add_argument("--agi-port", type=int, default=4577)
+    # The same sandbox as bench/campaign.py (make bench runs them one after the other).
+    parser.add_argument("--sandbox-dir", default=str(Path.home() / ".cache/collbot/bench-sandbox"))
+    parser.add_argument("--ami-port", type=int, default=5039)
+    parser.add_argument("--agi-port", type=int, default=4574)
     parser.add_argument("--keep-up", action="store_true", help="leave the bench sandbox running")
     args = parser.parse_args()
     if args.quick:

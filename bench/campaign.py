@@ -9,8 +9,9 @@ and a cold prompt cache:
   round, no retries, ``limits.max_concurrent = C``;
 * the floor: Asterisk alone placing the same calls, paced the same, at most C in flight, each
   answered call replaying the campaign's turns for that number in the dialplan (bench/floor.conf):
-  the same prompt files, then a Record() where the robot listened. No controller, no ASR, no
-  database: what these calls cost Asterisk itself.
+  the same prompt files (cut where the robot's recording cuts them: listen.early_start_ms before
+  their end), then a Record() where the robot listened. No controller, no ASR, no database: what
+  these calls cost Asterisk itself.
 
 Each run is a child process, so CPU and peak memory are its own. The bench uses its own sandbox
 (``--sandbox-dir``, AMI and FastAGI ports apart from the development sandbox's) and stops it at
@@ -229,6 +230,7 @@ async def campaign_child(job: dict[str, object]) -> dict[str, object]:
     from bot.domain import Debtor
     from bot.logutil import setup_logging
     from bot.speech.tts import Synthesizer
+    from bot.speech.wav import read_pcm, write_pcm
     from bot.store.repo import open_store
     from bot.telephony.sim import call_counts
 
@@ -269,6 +271,21 @@ async def campaign_child(job: dict[str, object]) -> dict[str, object]:
             raise SystemExit(f"prompt not in the cache: {cached}")
         return f"{sounds}/{cached.stem}"
 
+    def as_heard(path: str) -> str:
+        """The prompt as the customer hears it when the robot listens next: the robot starts
+        recording listen.early_start_ms before the prompt's end, which stops the prompt there.
+        The floor plays that much of the file, then records, as the robot does."""
+        early_ms = settings.listen.early_start_ms
+        if not early_ms:
+            return path
+        stem = path.rsplit("/", 1)[1]
+        cut = settings.tts_cache_dir() / "floor" / f"{stem}.wav"
+        if not cut.is_file():
+            cut.parent.mkdir(exist_ok=True)
+            pcm = read_pcm(settings.tts_cache_dir() / f"{stem}.wav")
+            write_pcm(cut, pcm[: max(0, len(pcm) - early_ms * 16)])
+        return f"{sounds}/floor/{stem}"
+
     with open_store(settings.database.url) as store:
         attempts = store.campaign_attempts(str(job["name"]))
         plan, failed, results, seconds, dials, talk = [], [], Counter[str](), 0.0, [], []
@@ -290,6 +307,9 @@ async def campaign_child(job: dict[str, object]) -> dict[str, object]:
             events = store.events_for(a.id) if result == "answered" else []
             speech_path.add(events)
             turns = floor_turns(events, prompt_path) if result == "answered" else []
+            for i in range(len(turns) - 1):
+                if turns[i][0] == "play" and turns[i + 1] == ["listen"]:
+                    turns[i] = ["play", as_heard(turns[i][1])]
             plan.append({"number": a.phone, "kind": c.kind, "turns": turns})
     called = {c.number for c in people}
     missing = [n for n in called if counts.get(n, 0) == 0]

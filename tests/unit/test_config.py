@@ -177,3 +177,12 @@ def test_dial_template_from_environment_is_checked() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(None, env={"COLLBOT__DIAL__TEMPLATE": "PJSIP/{e164}\r\nAction: x"})
     assert str(caught.value).startswith("environment variable COLLBOT__DIAL__TEMPLATE: ")
+
+
+def test_listening_cannot_start_before_the_prompts_silent_tail(empty_cwd: Path) -> None:
+    path = empty_cwd / "s.yaml"
+    path.write_text("tts:\n  tail_ms: 300\nlisten:\n  early_start_ms: 300\n")
+    with pytest.raises(ConfigError, match=r"s\.yaml:4.*early_start_ms.*less than tts\.tail_ms \(300 ms\)"):
+        load_settings(path, env={})
+    path.write_text("tts:\n  tail_ms: 300\nlisten:\n  early_start_ms: 0\n")
+    assert load_settings(path, env={}).listen.early_start_ms == 0

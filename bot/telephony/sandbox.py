@@ -162,6 +162,7 @@ class Sandbox:
             self.cli("core reload")
             self._wait_ami(timeout_s)
             return self.status()
+        check_ami_port_free(self.settings)
         self._mount_proc()
         (self.root / "run/asterisk").mkdir(parents=True, exist_ok=True)
         self.progress("starting Asterisk in the sandbox")
@@ -285,3 +286,18 @@ def _wait_gone(pid: int, timeout_s: float) -> bool:
             return True
         time.sleep(0.1)
     return not Path(f"/proc/{pid}").exists()
+
+
+def check_ami_port_free(settings: Settings) -> None:
+    """Refuse to start when something already listens on the AMI port: the new Asterisk could not
+    bind it, and the readiness check would log in to the other one (another sandbox, or a
+    system Asterisk) and call the sandbox up."""
+    port = settings.ami.port
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            pass
+    except OSError:
+        return
+    raise SandboxError(f"127.0.0.1:{port} (ami.port) is already in use by another process, another "
+                       "sandbox or Asterisk? Stop it, or give this sandbox other ports "
+                       "(COLLBOT__AMI__PORT, COLLBOT__AGI__PORT)")

@@ -103,6 +103,7 @@ class ScriptRun:
             step = self.script.steps[self.state]
             keys = self.compiled.keys.get(self.state, "")
             key = ""
+            spec = None
             if step.say is not None and (step.goto or step.branch):
                 await self._hold(channel, step.say)  # the robot's turn goes on
             elif step.say is not None:
@@ -117,7 +118,8 @@ class ScriptRun:
                 target = self._branch(step.branch)
             else:
                 assert step.listen is not None
-                target = await self._listen(channel, step.listen, step.say, keys, key)
+                target = await self._listen(channel, step.listen, step.say, keys, key,
+                                            spec or self._spec(step.listen))
             await self.trigger(f"to_{target}")
         raise ScriptDataError(f"the script went through {MAX_STEPS} steps without ending")
 
@@ -201,9 +203,9 @@ class ScriptRun:
         keys = self.compiled.keys.get(self.state, "")
         return ListenSpec(list(dict.fromkeys(phrases)), keys, listen.timeout_s, listen.max_speech_s)
 
-    async def _listen(self, channel: Channel, listen: Listen, say: Say | None, keys: str, key: str) -> str:
+    async def _listen(self, channel: Channel, listen: Listen, say: Say | None, keys: str, key: str,
+                      spec: ListenSpec) -> str:
         intents = self.script.intents_of(listen)
-        spec = self._spec(listen)
         misses: Counter[str] = Counter()
         while True:
             heard = Heard(digit=key) if key else await self._hear(channel, spec)

@@ -101,7 +101,7 @@ class AgiChannel:
         return await self._play(f"{self.settings.asterisk.sounds_dir.rstrip('/')}/recorded/{stem}", dtmf)
 
     async def _play(self, asterisk_path: str, dtmf: str) -> str:
-        self._forget_first()
+        self._first = None
         if self.keys is not None:
             self.keys.clear()  # keys pressed before this prompt answer nothing it asks
         reply = await self.session.command("STREAM FILE", asterisk_path, dtmf)
@@ -116,7 +116,7 @@ class AgiChannel:
         the moment AMI saw Asterisk start the prompt, so no speech is cut and no frame falls
         between the two commands. A late event loop just sends it after the prompt ended.
         """
-        self._forget_first()
+        self._first = None
         assert self.keys is not None
         keys = self.keys
         early_ms = self.settings.listen.early_start_ms
@@ -138,9 +138,8 @@ class AgiChannel:
                 await self._replay(chr(reply.result_int))
 
         name = self._recording_name()
-        silence_s = max(1, math.ceil(self.settings.listen.end_silence_ms / 1000))
         budget_ms = int(listen.no_input_s * 1000) + early_ms
-        record = ("RECORD FILE", name, "wav", listen.dtmf, str(budget_ms), f"s={silence_s}")
+        record = ("RECORD FILE", name, "wav", listen.dtmf, str(budget_ms), self._silence_option())
         recording = asyncio.ensure_future(self.session.command_then(
             ("STREAM FILE", asterisk_path, dtmf), record, early=at_the_tail(),
             is_first=lambda r: r.data == "", then_if=then_if, on_first=on_first))
@@ -149,9 +148,8 @@ class AgiChannel:
             played, recorded = await recording
         finally:
             started.cancel()
-        if replayed and recorded is not None and recorded.result == "0":
-            # The recording ended just before the replayed key reached it: the key still counts.
-            recorded = AgiReply(recorded.code, str(ord(replayed)), "dtmf", recorded.extra, recorded.raw)
+        if recorded is not None:
+            recorded = _with_replayed(recorded, replayed)
         returned = time.monotonic()
         self._played_at = returned
         digit = await self._digit(played, "STREAM FILE") if played is not None else ""
@@ -176,7 +174,6 @@ class AgiChannel:
             end_silence_ms=cfg.end_silence_ms,
             max_speech_s=spec.max_speech_s, energy_threshold=cfg.energy_threshold,
         )
-        silence_s = max(1, math.ceil(cfg.end_silence_ms / 1000))
         audio = bytearray()  # what was heard this turn, missing frames filled with silence
         pushed = 0  # bytes given to the endpointer (audio keeps only the last of them)
         # The hole between the prompt and the first recording, where the caller is not heard.
@@ -198,7 +195,7 @@ class AgiChannel:
                     return Heard(timing=base)
             else:  # speech went on past the last recording's time limit
                 budget_ms = max(MIN_RECORD_MS, spec.max_speech_s * 1000 - endpointer.speech_ms)
-            part = first or await self._record(spec.dtmf, int(budget_ms), f"s={silence_s}")
+            part = first or await self._record(spec.dtmf, int(budget_ms), self._silence_option())
             first = None
             returned = part.returned
             digit = await self._digit(part.reply, "RECORD FILE")
@@ -247,10 +244,7 @@ class AgiChannel:
         command = asyncio.ensure_future(
             self.session.command("RECORD FILE", name, "wav", dtmf, str(timeout_ms), *options))
         replayed = await self._replay_lost_keys(dtmf, command)
-        reply = await command
-        if replayed and reply.result == "0":
-            # The recording ended just before the replayed key reached it: the key still counts.
-            reply = AgiReply(reply.code, str(ord(replayed)), "dtmf", reply.extra, reply.raw)
+        reply = _with_replayed(await command, replayed)
         return _Recorded(reply, self._take_chunk(name), sent, time.monotonic())
 
     async def _replay_lost_keys(self, dtmf: str, command: asyncio.Future[Any],
@@ -282,8 +276,9 @@ class AgiChannel:
         self._recordings += 1
         return f"{self.settings.asterisk.spool_dir.rstrip('/')}/{self.call_id}-{self._recordings}"
 
-    def _forget_first(self) -> None:
-        self._first = None
+    def _silence_option(self) -> str:
+        """RECORD FILE's end of speech: listen.end_silence_ms in whole seconds, AGI's unit."""
+        return f"s={max(1, math.ceil(self.settings.listen.end_silence_ms / 1000))}"
 
     async def _replay(self, digit: str) -> None:
         channel = self.session.env.get("agi_channel", "")
@@ -334,3 +329,10 @@ class AgiChannel:
         path = folder / f"turn-{self._turn:02d}.wav"
         write_pcm(path, pcm, sample_rate=self.settings.speech.sample_rate)
         return path
+
+
+def _with_replayed(reply: AgiReply, replayed: str) -> AgiReply:
+    """A recording that ended just before the key replayed into it reached it: the key counts."""
+    if replayed and reply.result == "0":
+        return AgiReply(reply.code, str(ord(replayed)), "dtmf", reply.extra, reply.raw)
+    return reply

@@ -9,6 +9,7 @@ import asyncio
 import inspect
 import ipaddress
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -59,6 +60,7 @@ class AgiSession:
         self._hung_up = False
         self._broken = False
         self.sent = 0  # commands written so far (Asterisk announces each in an AGIExecStart event)
+        self.sent_at: float | None = None  # when the last of them was written (monotonic)
 
     @property
     def hung_up(self) -> bool:
@@ -143,6 +145,7 @@ class AgiSession:
 
     async def _send(self, line: bytes) -> None:
         self.sent += 1
+        self.sent_at = time.monotonic()
         try:
             self._writer.write(line)
             await self._writer.drain()

@@ -112,9 +112,11 @@ class AgiChannel:
         """The prompt, and the next turn's first recording sent during its silent tail.
 
         The recording interrupts STREAM FILE ``listen.early_start_ms`` before the prompt's end
-        (inside its silent tail), counted from
-        the moment AMI saw Asterisk start the prompt, so no speech is cut and no frame falls
-        between the two commands. A late event loop just sends it after the prompt ended.
+        (inside its silent tail), so no speech is cut and no frame falls between the two
+        commands. The time is counted from when STREAM FILE was sent, or from when Asterisk
+        started it if AMI's ``AGIExecStart`` (with ``Timestamp``) says so before then: a
+        lagging AMI stream can no longer make the recording late. A late event loop just sends
+        it after the prompt ended.
         """
         self._first = None
         assert self.keys is not None
@@ -125,8 +127,15 @@ class AgiChannel:
         sent: list[float] = []
 
         async def at_the_tail() -> None:
-            began = await started
-            await asyncio.sleep(max(0.0, began + (duration_ms - early_ms) / 1000 - time.monotonic()))
+            # Counted from when STREAM FILE went out (Asterisk cannot start it sooner), and
+            # from Asterisk's own start time instead when AMI has told it, later, in time.
+            began = self.session.sent_at or time.monotonic()
+            for _ in range(2):
+                await asyncio.sleep(max(0.0, began + (duration_ms - early_ms) / 1000 - time.monotonic()))
+                at = started.result() if started.done() else None
+                if at is None or at <= began:
+                    break
+                began = at
             sent.append(time.monotonic())
 
         def then_if(reply: AgiReply) -> bool:  # the prompt ended first: record now unless a key ended it

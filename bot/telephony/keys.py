@@ -32,13 +32,14 @@ class CallKeys:
         self.started = 0  # AGI commands Asterisk has started on this call
         self._lost: deque[str] = deque(maxlen=_MAX_KEYS)
         self._arrived: asyncio.Event | None = None
-        self._starts: list[tuple[int, asyncio.Future[float]]] = []
+        self._starts: list[tuple[int, asyncio.Future[float | None]]] = []
 
-    def command_started(self) -> None:
-        """Asterisk began an AGI command (AMI ``AGIExecStart``)."""
+    def command_started(self, at: float | None = None) -> None:
+        """Asterisk began an AGI command (AMI ``AGIExecStart``), ``at`` that monotonic time
+        when the event said when (its ``Timestamp``), None when it did not."""
         self.busy += 1
         self.started += 1
-        now = time.monotonic()
+        now = at
         waiting, self._starts = self._starts, []
         for count, future in waiting:
             if future.done():
@@ -52,11 +53,12 @@ class CallKeys:
         """An AGI command finished (AMI ``AGIExecEnd``)."""
         self.busy = max(0, self.busy - 1)
 
-    def when_started(self, count: int) -> asyncio.Future[float]:
-        """Completes (with the monotonic time it was seen) once ``count`` commands have started."""
-        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    def when_started(self, count: int) -> asyncio.Future[float | None]:
+        """Completes once ``count`` commands have started, with the monotonic time Asterisk
+        started the last (None when its event carried no ``Timestamp``)."""
+        future: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
         if self.started >= count:
-            future.set_result(time.monotonic())
+            future.set_result(None)
         else:
             self._starts.append((count, future))
         return future
@@ -91,6 +93,18 @@ class CallKeys:
         await self._arrived.wait()
 
 
+def event_time(event: Mapping[str, object]) -> float | None:
+    """When Asterisk raised ``event``, on this process's monotonic clock, from its
+    ``Timestamp`` header (manager.conf ``timestampevents = yes``); None without one. Never
+    later than now: the event cannot have been raised after it arrived, whatever the clocks say."""
+    try:
+        stamp = float(str(event.get("Timestamp", "")))
+    except ValueError:
+        return None
+    now = time.monotonic()
+    return min(now, stamp - time.time() + now)
+
+
 class KeyWatch:
     """Routes AMI events to the calls being watched, by the channel's Uniqueid."""
 
@@ -115,7 +129,7 @@ class KeyWatch:
             return
         name = event.get("Event")
         if name == "AGIExecStart":
-            keys.command_started()
+            keys.command_started(event_time(event))
         elif name == "AGIExecEnd":
             keys.command_ended()
         elif name == "DTMFEnd" and event.get("Direction") == "Received":

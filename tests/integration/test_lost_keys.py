@@ -27,6 +27,7 @@ from bot.telephony.sandbox import Sandbox
 pytestmark = pytest.mark.integration
 KEYS_CUSTOMER = "+821055550103"  # presses 1 ("it's me") then 2 ("cannot pay") right after each prompt
 LATE_S = 0.8  # the customer's key ends ~0.25 s after the prompt: well inside this hole
+AMI_LAG_S = 3.0  # longer than the silent tail and the customer's pause together
 
 
 @pytest.fixture
@@ -121,3 +122,27 @@ async def test_speech_right_after_the_prompt_is_heard_whole(controller: Controll
         assert isinstance(timing, dict)
         assert timing["early"] == 1 and timing["gap_ms"] == 0
         assert timing["lead_ms"] >= 60  # silence before the speech was recorded: its start is whole
+
+
+@pytest.mark.usefixtures("late_listening")
+async def test_a_lagging_ami_does_not_make_the_recording_late(
+        controller: Controller, debtors: dict[str, Debtor], store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Under load AMI events arrive seconds late. The recording is timed from when the robot
+    # sent the prompt, so it still starts inside the prompt's tail and hears the whole answer,
+    # even with no Timestamp on the events (manager.conf without timestampevents).
+    on_event = KeyWatch.on_event
+
+    def lagging(self: KeyWatch, event: Mapping[str, object]) -> None:
+        late = {k: v for k, v in event.items() if k != "Timestamp"}
+        asyncio.get_running_loop().call_later(AMI_LAG_S, on_event, self, late)
+
+    monkeypatch.setattr(KeyWatch, "on_event", lagging)
+    report = await controller.call(debtors["+821055550101"])  # says "네", then "내일 낼게요"
+    assert (report.result, report.outcome) == (CallResult.ANSWERED, Outcome.PROMISE_TO_PAY)
+    heard = [e.data for e in store.events_for(report.attempt_id) if e.kind is EventKind.RECOGNITION]
+    assert [h["text"] for h in heard] == ["네", "내일 낼게요"]
+    for h in heard:
+        timing = h["timing"]
+        assert isinstance(timing, dict)
+        assert timing["early"] == 1 and timing["gap_ms"] == 0
+        assert timing["lead_ms"] >= 60

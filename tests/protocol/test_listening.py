@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,3 +219,29 @@ def test_keys_sent_to_the_customer_and_other_calls_are_ignored() -> None:
     watch.forget("a1")
     watch.on_event({"Event": "DTMFEnd", "Uniqueid": "a1", "Direction": "Received", "Digit": "1"})
     assert keys.take("12") == ""
+
+
+@pytest.mark.parametrize(("ago_s", "expected_ago_s"), [
+    (0.5, 0.5),  # Asterisk started the command half a second before its event arrived
+    (-3.0, 0.0),  # a clock ahead of ours: never later than the event's arrival
+])
+async def test_a_command_start_is_timed_by_the_event_timestamp(ago_s: float, expected_ago_s: float) -> None:
+    watch = KeyWatch()
+    keys = watch.watch("a1")
+    started = keys.when_started(1)
+    watch.on_event({"Event": "AGIExecStart", "Uniqueid": "a1", "Timestamp": f"{time.time() - ago_s:.6f}"})
+    at = await started
+    assert at is not None
+    assert time.monotonic() - at == pytest.approx(expected_ago_s, abs=0.05)
+
+
+@pytest.mark.parametrize("stamp", [None, "", "soon"])
+async def test_without_a_usable_timestamp_the_start_time_is_unknown(stamp: str | None) -> None:
+    watch = KeyWatch()
+    keys = watch.watch("a1")
+    event = {"Event": "AGIExecStart", "Uniqueid": "a1"}
+    if stamp is not None:
+        event["Timestamp"] = stamp
+    watch.on_event(event)
+    assert await keys.when_started(1) is None  # the robot then counts from when it sent the command
+    assert keys.busy == 1

@@ -52,7 +52,8 @@ bench: sandbox
 	$(BIN)/python bench/speech.py
 	$(BIN)/python bench/campaign.py --debtors 2000 --concurrency 50 100 200
 	$(BIN)/python bench/import_export.py --rows 1000000 --small 100000
-	$(BIN)/python bench/latency.py --concurrency 1 100
+	$(BIN)/python bench/latency.py --concurrency 1 100 --customers 24 112 --script bench/latency-ko.yaml
+	$(BIN)/python bench/latency.py --concurrency 100 --customers 112
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

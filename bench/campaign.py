@@ -115,10 +115,11 @@ def write_personas(path: Path, people: list[Customer]) -> None:
     path.write_text(yaml.safe_dump({"personas": personas}, allow_unicode=True))
 
 
-def write_campaign(path: Path, name: str, people: list[Customer], zone: str, concurrency: int) -> None:
+def write_campaign(path: Path, name: str, people: list[Customer], zone: str, concurrency: int,
+                   script: Path = SCRIPT) -> None:
     once = {"delay": "1m", "max_attempts": 1}
     campaign = {
-        "campaign": name, "script": str(SCRIPT),
+        "campaign": name, "script": str(script),
         "debtors": {"ids": [c.debtor_id for c in people]},
         "schedule": {"timezone": zone, "start": "00:00", "end": "23:59:59"},
         "rounds": [{"name": "only", "retries": ["new"], "ring_timeout_s": RING_TIMEOUT_S}],

@@ -1,10 +1,13 @@
 """Turn latency on the real sandboxed Asterisk, measured from the customer's side of the call.
 
-    .venv/bin/python bench/latency.py [--concurrency 1 100] [--customers 112] [--quick]
+    .venv/bin/python bench/latency.py [--concurrency 1 100] [--customers 112] [--script PATH] [--quick]
 
 For each concurrency C, N simulated customers who all answer go through a real campaign
-(``run_campaign``: the controller, Vosk, espeak-ng prompts, SQLite) on scripts/reminder-ko.yaml.
-Most say "네" and "내일 낼게요"; every sixth says "네" and presses 1 (reported apart).
+(``run_campaign``: the controller, Vosk, espeak-ng prompts, SQLite) on a call script:
+scripts/reminder-ko.yaml by default, where most say "네" and "내일 낼게요" and every sixth says
+"네" and presses 1; or bench/latency-ko.yaml, ten short questions a call, where most say "네"
+nine times and "내일 낼게요" once and every sixth presses 1 for three of the "네". Keys are
+reported apart.
 
 The customers are timed personas (bot/telephony/sim.py, dialplans/collbot-sim.conf): in
 Asterisk's own dialplan each stores when its reply ended (Playback of the reply's speech
@@ -44,9 +47,14 @@ from bot.config import Settings
 from bot.logutil import setup_logging
 from bot.telephony.sandbox import Sandbox
 
-SPEECH = ["네", "내일 낼게요"]
-MIXED = ["네", {"dtmf": "1"}]
-MIXED_EVERY = 6  # every sixth customer answers the second question with a key
+LATENCY_SCRIPT = Path(__file__).with_name("latency-ko.yaml")
+_KEY = {"dtmf": "1"}
+# What the customers answer, by script: (those who speak, every sixth customer).
+REPLIES: dict[str, tuple[list[object], list[object]]] = {
+    "reminder-ko": (["네", "내일 낼게요"], ["네", _KEY]),
+    "latency-ko": (["네"] * 9 + ["내일 낼게요"], ["네", "네", _KEY, "네", "네", _KEY, "네", "네", _KEY, "내일 낼게요"]),
+}
+MIXED_EVERY = 6  # every sixth customer answers some questions with a key
 DSP_THRESHOLD = 256  # Asterisk's default silence threshold (dsp.conf): mean |sample| of a 20 ms frame
 FRAME_MS = 20
 LISTEN_KINDS = ("recognition", "dtmf", "no_input")
@@ -184,28 +192,34 @@ def summarize(turns: Sequence[Turn]) -> dict[str, object]:
 
 # --- the population and its personas --------------------------------------------------------
 
-def customers(n: int) -> list[camp.Customer]:
-    """bench/campaign.py's customers (numbers, names, amounts), every one answering."""
+def customers(n: int, script: str = "reminder-ko") -> list[camp.Customer]:
+    """bench/campaign.py's customers (numbers, names, amounts), every one answering, with the
+    replies ``script`` expects."""
+    if script not in REPLIES:
+        raise SystemExit(f"bench/latency.py: no customer replies known for script {script!r} "
+                         f"(known: {', '.join(REPLIES)})")
     return [dataclasses.replace(c, kind="mixed" if i % MIXED_EVERY == MIXED_EVERY - 1 else "speech")
             for i, c in enumerate(camp.population(n))]
 
 
-def replies_of(c: camp.Customer) -> list[object]:
-    return MIXED if c.kind == "mixed" else SPEECH
+def replies_of(c: camp.Customer, script: str = "reminder-ko") -> list[object]:
+    speech, mixed = REPLIES[script]
+    return mixed if c.kind == "mixed" else speech
 
 
-def write_personas(path: Path, people: list[camp.Customer]) -> None:
+def write_personas(path: Path, people: list[camp.Customer], script: str = "reminder-ko") -> None:
     personas = [{"number": c.number, "answer_after_s": camp.ANSWER_AFTER_S, "language": "ko", "timed": True,
-                 "replies": replies_of(c)} for c in people]
+                 "replies": replies_of(c, script)} for c in people]
     path.write_text(yaml.safe_dump({"personas": personas}, allow_unicode=True))
 
 
 def customer_turns(people: list[camp.Customer], times: dict[tuple[str, int], tuple[float, float | None]],
-                   speech_end_ms: dict[str, tuple[int, int]]) -> dict[str, list[CustomerTurn]]:
+                   speech_end_ms: dict[str, tuple[int, int]], script: str = "reminder-ko",
+                   ) -> dict[str, list[CustomerTurn]]:
     """Each customer's timed replies; a spoken one ends where its speech ends in its file."""
     out: dict[str, list[CustomerTurn]] = {}
     for c in people:
-        for k, reply in enumerate(replies_of(c), 1):
+        for k, reply in enumerate(replies_of(c, script), 1):
             if (c.number, k) not in times:
                 continue  # never reached: the call ended earlier (counted as lost by the caller)
             returned, answered = times[(c.number, k)]
@@ -249,14 +263,15 @@ async def run_level(settings: Settings, job: dict[str, object], people: list[cam
 
     replies = Synthesizer(settings.host_path(SIM_SOUNDS), rate=settings.tts.rate, shape=REPLY_SHAPE)
     speech_end: dict[str, tuple[int, int]] = {}
-    for phrase in {r for c in people for r in replies_of(c) if isinstance(r, str)}:
+    script_path = Path(str(job["script"]))
+    for phrase in {r for c in people for r in replies_of(c, script_path.stem) if isinstance(r, str)}:
         pcm = read_pcm(speech_only(replies.path_for(phrase, "ko")))
         span = loud_span_ms(pcm)
         assert span is not None, f"reply {phrase!r} is silent"
         speech_end[phrase] = (span[1], len(pcm) // 16)
-    said = customer_turns(people, turn_times(sandbox), speech_end)
+    said = customer_turns(people, turn_times(sandbox), speech_end, script_path.stem)
 
-    script, _ = load_script(camp.SCRIPT)
+    script, _ = load_script(script_path)
     prompts = Synthesizer(settings.tts_cache_dir(), rate=script.rate or settings.tts.rate,
                           shape=settings.prompt_shape())
     onsets: dict[str, float | None] = {}
@@ -272,7 +287,8 @@ async def run_level(settings: Settings, job: dict[str, object], people: list[cam
     with open_store(settings.database.url) as store:
         attempts = {a.phone: a for a in store.campaign_attempts(str(job["name"]))}
         for c in people:
-            expected = [CustomerTurn(c.number, k, "", "", 0.0, None) for k in range(1, len(replies_of(c)) + 1)]
+            expected = [CustomerTurn(c.number, k, "", "", 0.0, None)
+                        for k in range(1, len(replies_of(c, script_path.stem)) + 1)]
             timed = {t.turn: t for t in said.get(c.number, [])}
             attempt = attempts.get(c.number)
             events = [] if attempt is None else [RobotEvent(_epoch(e.at), e.kind.value, dict(e.data))
@@ -317,6 +333,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 100], help="max calls in flight (C)")
     parser.add_argument("--customers", type=int, nargs="+", default=[112],
                         help="customers called at each C (one value, or one per C)")
+    parser.add_argument("--script", type=Path, default=camp.SCRIPT,
+                        help=f"the call script; customers' replies are known for: {', '.join(REPLIES)}")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 6 customers at C=1, 20 at C=20")
     # The same sandbox as bench/campaign.py (make bench runs them one after the other).
     parser.add_argument("--sandbox-dir", default=str(Path.home() / ".cache/collbot/bench-sandbox"))
@@ -335,7 +353,7 @@ def main() -> None:
               "zone": camp.mid_morning_zone()}
     box = Sandbox(camp.bench_settings(common), progress=lambda msg: print(f"sandbox: {msg}", flush=True))
     box.up()
-    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; script {camp.SCRIPT.name}; "
+    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; script {args.script.name}; "
           f"logs under {camp.WORK}", flush=True)
     levels: list[tuple[int, int, dict[str, object]]] = []
     out = camp.WORK / f"latency-{stamp}"
@@ -344,10 +362,12 @@ def main() -> None:
             name = f"latency-{stamp}-n{n}-c{c}"
             run_dir = out / f"c{c}"
             run_dir.mkdir(parents=True)
-            people = customers(n)
-            write_personas(run_dir / "personas.yaml", people)
-            camp.write_campaign(run_dir / "campaign.yaml", name, people, str(common["zone"]), c)
-            job = {**common, "name": name, "personas": str(run_dir / "personas.yaml"),
+            people = customers(n, args.script.stem)
+            write_personas(run_dir / "personas.yaml", people, args.script.stem)
+            camp.write_campaign(run_dir / "campaign.yaml", name, people, str(common["zone"]), c,
+                                script=args.script.resolve())
+            job = {**common, "name": name, "script": str(args.script.resolve()),
+                   "personas": str(run_dir / "personas.yaml"),
                    "campaign": str(run_dir / "campaign.yaml"), "db": f"sqlite:///{run_dir}/bench.db",
                    "log": str(run_dir / "collbot.log"),
                    "sounds_dir": f"/var/lib/asterisk/sounds/collbot-bench/{name}",

@@ -104,3 +104,35 @@ def test_timed_persona_times_each_reply_in_asterisk() -> None:
     plan = render_dialplan(PersonasFile(personas=[persona]), {"ko\x00네\x00timed": "abc-speech"})
     assert "Gosub(collbot-sim-say-timed,s,1(/var/lib/asterisk/sounds/collbot-sim/abc-speech,821055700001/1))" in plan
     assert "Gosub(collbot-sim-dtmf-timed,s,1(1,821055700001/2))" in plan
+
+
+@pytest.mark.parametrize("script", sorted(lat.REPLIES))
+@pytest.mark.parametrize("kind", ["speech", "mixed"])
+async def test_each_bench_script_is_answered_to_a_promise_by_its_customers(script: str, kind: str) -> None:
+    # The replies the bench's customers give must walk that script to the end, one per question:
+    # a reply the script did not expect would be timed as a turn that measures nothing.
+    import datetime as dt
+    from decimal import Decimal
+
+    from bot.commands import chat
+    from bot.dialogue.checker import load_script
+    from bot.dialogue.compiler import compile_script
+    from bot.domain import Debtor, DialogueEvent, EventKind, Outcome
+    from bot.telephony.channel import TextChannel
+
+    path = lat.LATENCY_SCRIPT if script == "latency-ko" else lat.camp.SCRIPT
+    assert path.stem == script
+    customer = next(c for c in lat.customers(12, script) if c.kind == kind)
+    replies = lat.replies_of(customer, script)
+    compiled = compile_script(load_script(path)[0])
+    events: list[DialogueEvent] = []
+    debtor = Debtor("d1", customer.name, customer.number, Decimal(customer.amount))
+    outcome = await chat(compiled, debtor, TextChannel(replies), today=dt.date(2026, 12, 1), events=events)
+    assert outcome.outcome is Outcome.PROMISE_TO_PAY
+    answers = [e for e in events if e.kind in (EventKind.RECOGNITION, EventKind.DTMF)]
+    assert len(answers) == len(replies)
+
+
+def test_a_script_without_known_replies_is_refused() -> None:
+    with pytest.raises(SystemExit, match="no customer replies known for script 'other'"):
+        lat.customers(3, "other")

@@ -33,7 +33,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -125,9 +125,15 @@ def pair_turns(replies: Iterable[CustomerTurn], events: Sequence[RobotEvent], *,
     turn after it is lost; one heard as anything else (or nothing) is misheard."""
     turns: list[Turn] = []
     used = -1
+
+    def answers(e: RobotEvent, reply: CustomerTurn) -> bool:
+        # A key that ends in the last moment of a prompt is taken by STREAM FILE ("during" the
+        # prompt): it still answers the question. Other keys during a prompt answer nothing.
+        return e.kind in LISTEN_KINDS and ("during" not in e.data or reply.kind == "dtmf")
+
     for reply in sorted(replies, key=lambda r: r.turn):
-        heard_at = next((i for i, e in enumerate(events) if i > used and e.kind in LISTEN_KINDS
-                         and "during" not in e.data and e.at >= reply.ended - slack_s), None)
+        heard_at = next((i for i, e in enumerate(events) if i > used and answers(e, reply)
+                         and e.at >= reply.ended - slack_s), None)
         prompt_at = None if heard_at is None else next(
             (i for i, e in enumerate(events) if i > heard_at and e.kind == "prompt"), None)
         if heard_at is None or prompt_at is None or reply.answered is None:
@@ -283,12 +289,20 @@ async def run_level(settings: Settings, job: dict[str, object], people: list[cam
             onsets[text] = None if span is None else span[0]
         return onsets[text]
 
+    figures = analyze(settings.database.url, str(job["name"]), people, said, script_path.stem, onset_ms)
+    return {"wall_s": wall, "load_before": load0, "load_after": os.getloadavg()[0], **figures}
+
+
+def analyze(db_url: str, campaign: str, people: list[camp.Customer], said: dict[str, list[CustomerTurn]],
+            script: str, onset_ms: Callable[[str], float | None]) -> dict[str, object]:
+    """Pair every customer's timed replies with the robot's events in the database; the figures."""
+    from bot.store.repo import open_store
+
     turns: list[Turn] = []
-    with open_store(settings.database.url) as store:
-        attempts = {a.phone: a for a in store.campaign_attempts(str(job["name"]))}
+    with open_store(db_url) as store:
+        attempts = {a.phone: a for a in store.campaign_attempts(campaign)}
         for c in people:
-            expected = [CustomerTurn(c.number, k, "", "", 0.0, None)
-                        for k in range(1, len(replies_of(c, script_path.stem)) + 1)]
+            expected = [CustomerTurn(c.number, k, "", "", 0.0, None) for k in range(1, len(replies_of(c, script)) + 1)]
             timed = {t.turn: t for t in said.get(c.number, [])}
             attempt = attempts.get(c.number)
             events = [] if attempt is None else [RobotEvent(_epoch(e.at), e.kind.value, dict(e.data))
@@ -297,11 +311,33 @@ async def run_level(settings: Settings, job: dict[str, object], people: list[cam
             for turn in pair_turns(timed.values(), events):
                 turn.onset_ms = onset_ms(turn.prompt)
                 turns.append(turn)
-    return {"wall_s": wall, "load_before": load0, "load_after": os.getloadavg()[0],
-            "calls": len(attempts), "speech": summarize([t for t in turns if t.customer.kind != "dtmf"]),
+    return {"calls": len(attempts), "speech": summarize([t for t in turns if t.customer.kind != "dtmf"]),
             "dtmf": summarize([t for t in turns if t.customer.kind == "dtmf"]),
             "turns": [{**dataclasses.asdict(t.customer), **{k: v for k, v in dataclasses.asdict(t).items()
                                                           if k != "customer"}} for t in turns]}
+
+
+def reanalyze(out: Path) -> list[tuple[int, int, dict[str, object]]]:
+    """The figures of an earlier run (``latency-<stamp>/``) paired again from what it kept: each
+    level's customer times (in its figures.json), database and campaign file."""
+    levels = []
+    for run_dir in sorted(out.glob("c*/"), key=lambda d: int(d.name[1:])):
+        kept = json.loads((run_dir / "figures.json").read_text())
+        campaign = yaml.safe_load((run_dir / "campaign.yaml").read_text())
+        script = Path(campaign["script"]).stem
+        said: dict[str, list[CustomerTurn]] = {}
+        onsets: dict[str, float | None] = {}
+        for t in kept["turns"]:
+            onsets[t["prompt"]] = t["onset_ms"]
+            if t["kind"]:  # a reply the customer never reached has no time
+                said.setdefault(t["number"], []).append(CustomerTurn(
+                    t["number"], t["turn"], t["said"], t["kind"], t["ended"], t["answered"]))
+        people = customers(len(campaign["debtors"]["ids"]), script)
+        figures = analyze(f"sqlite:///{run_dir}/bench.db", campaign["campaign"], people, said, script,
+                          onsets.get)
+        levels.append((int(run_dir.name[1:]), len(people),
+                       {**{k: kept[k] for k in ("wall_s", "load_before", "load_after")}, **figures}))
+    return levels
 
 
 # --- printing -------------------------------------------------------------------------------
@@ -336,6 +372,8 @@ def main() -> None:
     parser.add_argument("--script", type=Path, default=camp.SCRIPT,
                         help=f"the call script; customers' replies are known for: {', '.join(REPLIES)}")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 6 customers at C=1, 20 at C=20")
+    parser.add_argument("--reanalyze", type=Path, metavar="RUN_DIR",
+                        help="no calls: pair the turns of an earlier run (/tmp/collbot-bench/latency-<stamp>) again")
     # The same sandbox as bench/campaign.py (make bench runs them one after the other).
     parser.add_argument("--sandbox-dir", default=str(Path.home() / ".cache/collbot/bench-sandbox"))
     parser.add_argument("--ami-port", type=int, default=5039)
@@ -347,6 +385,12 @@ def main() -> None:
     if len(args.customers) not in (1, len(args.concurrency)):
         parser.error("give one --customers value, or one per --concurrency value")
     sizes = args.customers * len(args.concurrency) if len(args.customers) == 1 else args.customers
+    if args.reanalyze:
+        levels = reanalyze(args.reanalyze)
+        (args.reanalyze / "figures-reanalyzed.json").write_text(json.dumps(
+            {f"C={c}": {k: v for k, v in fig.items() if k != "turns"} for c, _, fig in levels}, indent=1))
+        print("\n".join(table(levels)))
+        return
     logging.basicConfig(level=logging.WARNING)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     common = {"sandbox_dir": args.sandbox_dir, "ami_port": args.ami_port, "agi_port": args.agi_port,

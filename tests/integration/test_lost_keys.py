@@ -113,15 +113,7 @@ async def test_speech_right_after_the_prompt_is_heard_whole(controller: Controll
                                                             store: Store) -> None:
     # The turn's first recording starts inside the prompt's silent tail, before the prompt's
     # reply is even read, so a robot late to listen does not cut the start of the answer.
-    report = await controller.call(debtors["+821055550101"])  # says "네", then "내일 낼게요"
-    assert (report.result, report.outcome) == (CallResult.ANSWERED, Outcome.PROMISE_TO_PAY)
-    heard = [e.data for e in store.events_for(report.attempt_id) if e.kind is EventKind.RECOGNITION]
-    assert [h["text"] for h in heard] == ["네", "내일 낼게요"]
-    for h in heard:
-        timing = h["timing"]
-        assert isinstance(timing, dict)
-        assert timing["early"] == 1 and timing["gap_ms"] == 0
-        assert timing["lead_ms"] >= 60  # silence before the speech was recorded: its start is whole
+    await _heard_whole_from_the_tail(controller, debtors, store)
 
 
 @pytest.mark.usefixtures("late_listening")
@@ -137,6 +129,12 @@ async def test_a_lagging_ami_does_not_make_the_recording_late(
         asyncio.get_running_loop().call_later(AMI_LAG_S, on_event, self, late)
 
     monkeypatch.setattr(KeyWatch, "on_event", lagging)
+    await _heard_whole_from_the_tail(controller, debtors, store)
+
+
+async def _heard_whole_from_the_tail(controller: Controller, debtors: dict[str, Debtor], store: Store) -> None:
+    """A customer who answers right after each prompt is heard whole, each turn recorded from
+    inside the prompt's silent tail."""
     report = await controller.call(debtors["+821055550101"])  # says "네", then "내일 낼게요"
     assert (report.result, report.outcome) == (CallResult.ANSWERED, Outcome.PROMISE_TO_PAY)
     heard = [e.data for e in store.events_for(report.attempt_id) if e.kind is EventKind.RECOGNITION]
@@ -145,4 +143,4 @@ async def test_a_lagging_ami_does_not_make_the_recording_late(
         timing = h["timing"]
         assert isinstance(timing, dict)
         assert timing["early"] == 1 and timing["gap_ms"] == 0
-        assert timing["lead_ms"] >= 60
+        assert timing["lead_ms"] >= 60  # silence before the speech was recorded: its start is whole

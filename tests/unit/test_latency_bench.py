@@ -80,6 +80,16 @@ def test_pairing_takes_the_first_result_after_each_reply_and_the_prompt_after_it
     assert lat.components(second) == {}
 
 
+def test_a_key_taken_by_the_end_of_the_prompt_answers_its_turn() -> None:
+    # The customer's key ended as the prompt's tail played: STREAM FILE took it ("during"),
+    # and it is that turn's answer; the next reply pairs with the next result, not this one.
+    key = lat.CustomerTurn("+8210557", 1, "1", "dtmf", 100.0, 100.1)
+    events = [_event(100.0, "dtmf", digit="1", during="prompt"), _event(100.0, "prompt", text="next"),
+              _event(103.0, "recognition", text="네"), _event(103.1, "prompt", text="bye")]
+    turns = lat.pair_turns([key, _reply(2, 102.0)], events)
+    assert [(t.status, t.heard) for t in turns] == [("measured", "1"), ("measured", "네")]
+
+
 def test_a_reply_the_robot_never_answered_is_lost() -> None:
     events = [_event(101.0, "recognition", text="네")]  # heard, but no prompt followed
     assert [t.status for t in lat.pair_turns([_reply(1, 100.0)], events)] == ["lost"]

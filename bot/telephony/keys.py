@@ -39,13 +39,12 @@ class CallKeys:
         when the event said when (its ``Timestamp``), None when it did not."""
         self.busy += 1
         self.started += 1
-        now = at
         waiting, self._starts = self._starts, []
         for count, future in waiting:
             if future.done():
                 continue
             if self.started >= count:
-                future.set_result(now)
+                future.set_result(at)
             else:
                 self._starts.append((count, future))
 

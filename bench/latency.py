@@ -386,11 +386,17 @@ def main() -> None:
         parser.error("give one --customers value, or one per --concurrency value")
     sizes = args.customers * len(args.concurrency) if len(args.customers) == 1 else args.customers
     if args.reanalyze:
+        if not any(args.reanalyze.glob("c*/figures.json")):
+            parser.error(f"--reanalyze {args.reanalyze}: no c<C>/figures.json there (not a latency run's folder)")
         levels = reanalyze(args.reanalyze)
         (args.reanalyze / "figures-reanalyzed.json").write_text(json.dumps(
             {f"C={c}": {k: v for k, v in fig.items() if k != "turns"} for c, _, fig in levels}, indent=1))
         print("\n".join(table(levels)))
         return
+    if not args.script.is_file():
+        parser.error(f"--script {args.script}: no such file")
+    # Every level's customers before the sandbox starts: a script whose replies are unknown stops here.
+    populations = [customers(n, args.script.stem) for n in sizes]
     logging.basicConfig(level=logging.WARNING)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     common = {"sandbox_dir": args.sandbox_dir, "ami_port": args.ami_port, "agi_port": args.agi_port,
@@ -402,11 +408,10 @@ def main() -> None:
     levels: list[tuple[int, int, dict[str, object]]] = []
     out = camp.WORK / f"latency-{stamp}"
     try:
-        for c, n in zip(args.concurrency, sizes, strict=True):
+        for c, n, people in zip(args.concurrency, sizes, populations, strict=True):
             name = f"latency-{stamp}-n{n}-c{c}"
             run_dir = out / f"c{c}"
             run_dir.mkdir(parents=True)
-            people = customers(n, args.script.stem)
             write_personas(run_dir / "personas.yaml", people, args.script.stem)
             camp.write_campaign(run_dir / "campaign.yaml", name, people, str(common["zone"]), c,
                                 script=args.script.resolve())

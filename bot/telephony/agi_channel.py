@@ -127,15 +127,14 @@ class AgiChannel:
         sent: list[float] = []
 
         async def at_the_tail() -> None:
-            # Counted from when STREAM FILE went out (Asterisk cannot start it sooner), and
-            # from Asterisk's own start time instead when AMI has told it, later, in time.
-            began = self.session.sent_at or time.monotonic()
-            for _ in range(2):
-                await asyncio.sleep(max(0.0, began + (duration_ms - early_ms) / 1000 - time.monotonic()))
-                at = started.result() if started.done() else None
-                if at is None or at <= began:
-                    break
-                began = at
+            lead_s = (duration_ms - early_ms) / 1000
+            # Counted from when STREAM FILE went out (Asterisk cannot start it sooner) ...
+            sent_at = self.session.sent_at or time.monotonic()
+            await asyncio.sleep(max(0.0, sent_at + lead_s - time.monotonic()))
+            # ... or from Asterisk's own start time, if AMI has told it by then and it is later.
+            began = started.result() if started.done() else None
+            if began is not None and began > sent_at:
+                await asyncio.sleep(max(0.0, began + lead_s - time.monotonic()))
             sent.append(time.monotonic())
 
         def then_if(reply: AgiReply) -> bool:  # the prompt ended first: record now unless a key ended it

@@ -23,6 +23,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _NAMED = {"\r": "\\r", "\n": "\\n", "\t": "\\t", "\0": "\\0"}
 _BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A))
 _OURS = "_collbot_handler"
+FILE_ONLY = "collbot_file_only"  # ``extra={FILE_ONLY: True}`` keeps a record (a traceback) off the terminal
 
 
 def safe(value: str) -> str:
@@ -69,6 +70,7 @@ def setup_logging(settings: Settings) -> list[logging.Handler]:
     console = logging.StreamHandler()
     # The terminal shows problems; the file keeps the configured detail.
     console.setLevel(max(logging.WARNING, logging.getLevelName(settings.log.level)))
+    console.addFilter(lambda record: not getattr(record, FILE_ONLY, False))
     handlers = [file_handler, console]
     formatter = logging.Formatter(FORMAT)
     root = logging.getLogger()
@@ -81,6 +83,14 @@ def setup_logging(settings: Settings) -> list[logging.Handler]:
     # transitions logs every state change at INFO; our dialogue records those as call events.
     logging.getLogger("transitions").setLevel(logging.WARNING)
     return handlers
+
+
+def log_file() -> Path | None:
+    """The file ``setup_logging`` writes to, or None when it has not run."""
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, _OURS, False) and isinstance(handler, logging.FileHandler):
+            return Path(handler.baseFilename)
+    return None
 
 
 def reset_logging() -> None:

@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_PACKAGES := debootstrap espeak-ng libespeak-ng1 sox postgresql python3-venv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system sandbox sandbox-down demo test test-fast lint bench clean
+.PHONY: setup system sandbox sandbox-down demo test test-fast lint bench clean check-wheel
 
 setup: system $(STAMP)
 
@@ -41,12 +41,17 @@ lint: setup
 	$(BIN)/ruff check bot tests bench
 
 # The whole suite, integration tests on the real sandboxed Asterisk included.
-test: setup lint
+test: setup lint check-wheel
 	$(BIN)/pytest
 
 # Unit and protocol tests only (no Asterisk), for a quick loop while editing.
 test-fast: setup
 	$(BIN)/pytest tests/unit tests/protocol
+
+# The built wheel in an empty venv (declared dependencies and the models extra only): --help, a usage
+# error and `script check` must work there, so a dependency missing from pyproject.toml fails CI.
+check-wheel: setup
+	tests/wheel/check.sh $(BIN)/python var/check-wheel
 
 bench: sandbox
 	$(BIN)/python bench/speech.py

@@ -59,7 +59,7 @@ def test_collbot_error_stays_one_line_exit_1(tmp_path: Path) -> None:
 
 def test_unexpected_error_is_one_line_with_the_traceback_in_the_log_only(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from bot import cli
+    from bot.cli import entry
     from bot.logutil import reset_logging
 
     broken = typer.Typer()
@@ -70,11 +70,11 @@ def test_unexpected_error_is_one_line_with_the_traceback_in_the_log_only(
 
     log = tmp_path / "collbot.log"
     monkeypatch.setenv("COLLBOT__LOG__FILE", str(log))
-    monkeypatch.setattr(cli, "app", broken)
+    monkeypatch.setattr(entry, "app", broken)
     monkeypatch.setattr("sys.argv", ["collbot"])
     try:
         with pytest.raises(SystemExit) as done:
-            cli.main()
+            entry.main()
     finally:
         reset_logging()
     assert done.value.code == 1

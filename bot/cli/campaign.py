@@ -1,32 +1,25 @@
-"""`collbot run`, `collbot serve` and `collbot campaign add|list|status|pause|resume|cancel` (registered by
-bot.cli)."""
+"""`collbot run`, `collbot serve` and `collbot campaign add|list|status|pause|resume|cancel`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-campaign_app = typer.Typer(no_args_is_help=True,
-                           help="Control campaigns: add, list, status, pause, resume, cancel.")
-out = Console(width=None if sys.stdout.isatty() else 140)
+from bot.cli.context import err, out, settings
+
+commands = typer.Typer()
+app = typer.Typer(no_args_is_help=True, help="Control campaigns: add, list, status, pause, resume, cancel.")
 
 
-def _settings():
-    from bot.cli import settings
-
-    return settings()
-
-
-def run_cmd(campaign: Annotated[Path, typer.Argument(help="Campaign file (YAML).")],
+@commands.command("run")
+def run_cmd(ctx: typer.Context, campaign: Annotated[Path, typer.Argument(help="Campaign file (YAML).")],
             dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would happen now, and why.")] = False,
             ) -> None:
     """Run a campaign now until it is finished or outside its windows; Ctrl-C / SIGTERM finish
@@ -35,7 +28,7 @@ def run_cmd(campaign: Annotated[Path, typer.Argument(help="Campaign file (YAML).
     from bot.campaign.commands import run_campaign
 
     if dry_run:
-        rows = plan(_settings(), campaign)
+        rows = plan(settings(ctx), campaign)
         table = Table(title=f"dry run: {campaign}")
         for column in ("debtor", "would call", "reason", "detail"):
             table.add_column(column)
@@ -45,63 +38,64 @@ def run_cmd(campaign: Annotated[Path, typer.Argument(help="Campaign file (YAML).
         out.print(f"{sum(r.allow for r in rows)} of {len(rows)} debtors would be called now")
         return
     started = time.monotonic()
-    with Live(console=Console(stderr=True), refresh_per_second=2, transient=False) as live:
+    with Live(console=err, refresh_per_second=2, transient=False) as live:
         def show(p: object) -> None:
             live.update(f"round {p.round}: {p.in_flight} in flight, {p.done} done, "  # type: ignore[attr-defined]
                         f"{p.skipped} deferred; " + ", ".join(f"{k} {v}" for k, v in sorted(p.results.items())))
 
-        progress = asyncio.run(run_campaign(_settings(), campaign, on_progress=show))
+        progress = asyncio.run(run_campaign(settings(ctx), campaign, on_progress=show))
     out.print(f"campaign finished its work for now in {time.monotonic() - started:.0f}s: {progress.done} calls; "
               + ", ".join(f"{k} {v}" for k, v in sorted(progress.results.items())))
 
 
-def serve_cmd(poll: Annotated[float, typer.Option("--poll", min=0.2, max=300,
+@commands.command("serve")
+def serve_cmd(ctx: typer.Context, poll: Annotated[float, typer.Option("--poll", min=0.2, max=300,
                                                   help="Seconds between looks at the database.")] = 5.0) -> None:
     """Run every campaign registered with `collbot campaign add` in its schedule windows, until
     SIGTERM or Ctrl-C: then the calls in flight finish, no new one is placed, and it exits."""
     from bot.campaign.commands import serve
 
-    settings = _settings()
+    loaded = settings(ctx)
     # A daemon's stderr is its log (journald, docker): show what it does, not only problems.
     for handler in logging.getLogger().handlers:
         if type(handler) is logging.StreamHandler:
-            handler.setLevel(settings.log.level)
+            handler.setLevel(loaded.log.level)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl SQLiteImpl." on every start
     started = time.monotonic()
-    summary = asyncio.run(serve(settings, poll_s=poll))
+    summary = asyncio.run(serve(loaded, poll_s=poll))
     out.print(f"collbot serve: stopped after {time.monotonic() - started:.0f}s; {summary.line()}",
               soft_wrap=True, highlight=False, markup=False)
 
 
-@campaign_app.command("add")
-def add(file: Annotated[Path, typer.Argument(help="Campaign file (YAML).")]) -> None:
+@app.command("add")
+def add(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="Campaign file (YAML).")]) -> None:
     """Register a campaign (or update it, by name) for `collbot serve`; checked like `run` first."""
     from bot.campaign.commands import add_campaign
 
-    reg = add_campaign(_settings(), file)
+    reg = add_campaign(settings(ctx), file)
     out.print(f"campaign {reg.name}: {reg.change}, {reg.status}; definition {reg.sha256[:12]} from {reg.source}",
               soft_wrap=True, highlight=False, markup=False)
 
 
-@campaign_app.command("list")
-def list_cmd() -> None:
+@app.command("list")
+def list_cmd(ctx: typer.Context) -> None:
     """Registered campaigns: status, where the definition came from, its hash."""
     from bot.campaign.commands import list_campaigns
 
     table = Table(title="registered campaigns")
     for column in ("campaign", "status", "definition", "source", "updated (UTC)"):
         table.add_column(column)
-    for reg in list_campaigns(_settings()):
+    for reg in list_campaigns(settings(ctx)):
         table.add_row(reg.name, reg.status, reg.sha256[:12], reg.source_path, f"{reg.updated_at:%Y-%m-%d %H:%M}")
     out.print(table)
 
 
-@campaign_app.command("status")
-def status(name: Annotated[str, typer.Argument(help="Campaign name.")]) -> None:
+@app.command("status")
+def status(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Campaign name.")]) -> None:
     """Status, attempts and results so far."""
     from bot.campaign.commands import status_of
 
-    info = status_of(_settings(), name)
+    info = status_of(settings(ctx), name)
     out.print(f"campaign {info['campaign']}: {info['status']}; {info['attempts']} attempts to "
               f"{info['debtors']} debtors")
     for key, count in sorted(info["results"].items()):  # type: ignore[union-attr]
@@ -109,16 +103,16 @@ def status(name: Annotated[str, typer.Argument(help="Campaign name.")]) -> None:
 
 
 def _setter(state: str, verb: str):
-    def command(name: Annotated[str, typer.Argument(help="Campaign name.")]) -> None:
+    def command(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Campaign name.")]) -> None:
         from bot.campaign.commands import set_status
 
-        set_status(_settings(), name, state)
+        set_status(settings(ctx), name, state)
         out.print(f"campaign {name}: {state}")
 
     command.__doc__ = verb
     return command
 
 
-campaign_app.command("pause")(_setter("paused", "Place no new calls (calls in flight finish)."))
-campaign_app.command("resume")(_setter("active", "Allow a paused campaign to run again."))
-campaign_app.command("cancel")(_setter("cancelled", "Stop the campaign for good."))
+app.command("pause")(_setter("paused", "Place no new calls (calls in flight finish)."))
+app.command("resume")(_setter("active", "Allow a paused campaign to run again."))
+app.command("cancel")(_setter("cancelled", "Stop the campaign for good."))

@@ -200,6 +200,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] = os.environ)
     merged = dataclasses.replace(loaded, data=data, origins=origins)
     settings = validate(Settings, merged)
     _check_dialling(settings, merged)
+    _check_wire_values(settings, merged)
     if settings.listen.early_start_ms and settings.listen.early_start_ms >= settings.tts.tail_ms:
         raise merged.error(("listen", "early_start_ms"), f"must be less than tts.tail_ms "
                            f"({settings.tts.tail_ms} ms): listening would cut the prompt's speech")
@@ -220,6 +221,32 @@ def _check_dialling(settings: Settings, loaded: LoadedYaml) -> None:
     for loc, code in codes:
         if code.upper() not in phonenumbers.SUPPORTED_REGIONS:
             raise loaded.error(loc, f"{code!r} is not an ISO 3166 alpha-2 region code")
+
+
+# Settings sent verbatim over AMI (login, Originate) or as AGI arguments (prompt and recording
+# paths): refused at load with file:line by the same checks the wire code applies at call time.
+_AMI_VALUES: tuple[tuple[str, str, bool], ...] = (
+    ("ami", "host", True), ("ami", "username", True), ("ami", "secret", True),
+    ("dial", "template", True), ("dial", "context", True), ("dial", "exten", True),
+    ("dial", "caller_id", False),
+)
+_AGI_VALUES: tuple[tuple[str, str], ...] = (("asterisk", "sounds_dir"), ("asterisk", "spool_dir"))
+
+
+def _check_wire_values(settings: Settings, loaded: LoadedYaml) -> None:
+    from bot.errors import TelephonyError
+    from bot.telephony.agi_protocol import quote_arg
+    from bot.telephony.ami_actions import unsafe_value
+
+    for section, key, required in _AMI_VALUES:
+        problem = unsafe_value(getattr(getattr(settings, section), key), required=required)
+        if problem is not None:
+            raise loaded.error((section, key), f"{problem}; it is sent to Asterisk (AMI) as is")
+    for section, key in _AGI_VALUES:
+        try:
+            quote_arg(getattr(getattr(settings, section), key))
+        except TelephonyError:
+            raise loaded.error((section, key), "contains CR, LF or NUL; it would cut an AGI command") from None
 
 
 def _env_override(name: str, raw: str) -> tuple[str, str, object]:

@@ -27,6 +27,7 @@ from bot.telephony.ami_actions import (
     check_attempt_id,
     check_value,
     loggable,
+    login_headers,
     mask_channel,
     originate_headers,
 )
@@ -246,13 +247,9 @@ class Ami:
         try:
             async with asyncio.timeout(timeout):
                 protocol = await self._manager.open(self._settings.host, self._settings.port)
-                reply = await self._answer(protocol, {
-                    "Action": "Login",
-                    "Username": self._settings.username,
-                    "Secret": self._settings.secret,
-                    # OriginateResponse and Hangup; DTMFEnd and AGIExecStart/End for lost keys
-                    "Events": "call,dtmf,agi",
-                })
+                # Events: OriginateResponse and Hangup; DTMFEnd and AGIExecStart/End for lost keys
+                reply = await self._answer(protocol, login_headers(
+                    self._settings.username, self._settings.secret, "call,dtmf,agi"))
         except TimeoutError as exc:
             _abort(protocol)
             raise AmiError(f"AMI at {self._where} did not complete login within {timeout:g}s"

@@ -41,14 +41,31 @@ def check_value(name: str, value: object, *, required: bool = True) -> str:
 
     The message never repeats the value: it may be a phone number.
     """
+    problem = unsafe_value(value, required=required)
+    if problem is not None:
+        raise AmiError(f"AMI {name} {problem}; nothing sent")
+    return value  # type: ignore[return-value]  # unsafe_value returned None: it is a str
+
+
+def unsafe_value(value: object, *, required: bool = True) -> str | None:
+    """Why ``value`` cannot be one AMI header value ("is empty", ...), or None if it can."""
     if not isinstance(value, str):
-        raise AmiError(f"AMI {name} must be text, not {type(value).__name__}")
+        return f"must be text, not {type(value).__name__}"
     if required and not value.strip():
-        raise AmiError(f"AMI {name} is empty")
+        return "is empty"
     for char in value:
         if unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
-            raise AmiError(f"AMI {name} contains control character {char!r}; nothing sent")
-    return value
+            return f"contains control character {char!r}"
+    return None
+
+
+def check_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Every name and value of an action safe on the wire; the last gate before any write."""
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name or any(not (c.isalnum() or c in "-_") for c in name):
+            raise AmiError(f"AMI header name {loggable(str(name))[:40]!r} refused; nothing sent")
+        check_value(name, value, required=False)
+    return headers
 
 
 def check_attempt_id(attempt_id: object) -> str:
@@ -81,6 +98,12 @@ def originate_headers(req: OriginateRequest) -> dict[str, str]:
     if check_value("caller id", req.caller_id, required=False):
         headers["CallerID"] = req.caller_id
     return headers
+
+
+def login_headers(username: str, secret: str, events: str) -> dict[str, str]:
+    """The headers of ``Action: Login``: a CR/LF in the secret must not start a second action."""
+    return {"Action": "Login", "Username": check_value("username", username),
+            "Secret": check_value("secret", secret), "Events": check_value("events", events)}
 
 
 def loggable(text: str) -> str:

@@ -19,7 +19,7 @@ from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.manager import Manager
 
-from bot.telephony.ami_actions import loggable
+from bot.telephony.ami_actions import check_headers, loggable
 
 NEVER_REPLAYED = ("login", "logoff", "ping", "originate", "command", "getconfig", "coreshowchannels",
                   "hangup", "playdtmf")
@@ -77,7 +77,7 @@ class LinkProtocol(AMIProtocol):
         ``False`` takes the first reply as the whole answer (PlayDTMF's "DTMF successfully
         queued" would otherwise be read as the start of an event list).
         """
-        action = Action(headers)
+        action = Action(check_headers(headers))  # nothing reaches the wire unchecked
         return action, self.send(action, as_list=as_list)
 
     def handle_message(self, message: Any) -> None:

@@ -145,6 +145,11 @@ class LogSettings(_Section):
     file: Path | None = Field(None, description="Log file; empty: var/collbot.log.")
 
 
+class InputSettings(_Section):
+    max_csv_mb: int = Field(1024, ge=1, le=1_000_000,
+        description="Largest debtors or payments CSV file `collbot import` accepts, in MB (1 MB = 1024 KB).")
+
+
 class Settings(_Section):
     """The whole configuration of one collbot process."""
 
@@ -158,6 +163,7 @@ class Settings(_Section):
     tts: TtsSettings = Field(default_factory=TtsSettings, description="Speech synthesis (espeak-ng via pyttsx3).")
     listen: ListenSettings = Field(default_factory=ListenSettings, description="Turn taking while listening.")
     log: LogSettings = Field(default_factory=LogSettings, description="Logging.")
+    input: InputSettings = Field(default_factory=InputSettings, description="Files collbot reads.")
 
     def asterisk_root(self) -> Path:
         """Host path of Asterisk's filesystem: the configured root or the sandbox's."""

@@ -61,6 +61,9 @@ def setup_logging(settings: Settings) -> list[logging.Handler]:
     """Send the root logger to ``settings.log.file`` and stderr; calling again replaces them."""
     reset_logging()
     path = settings.log.file or DEFAULT_LOG_FILE
+    from bot.inputfile import check_output_path
+
+    check_output_path(path)  # appending to a FIFO would wait for a reader forever
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         file_handler: logging.Handler = logging.handlers.WatchedFileHandler(path, encoding="utf-8")

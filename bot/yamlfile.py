@@ -133,13 +133,9 @@ class LoadedYaml:
 
 def load_yaml(path: Path, *, columns: bool = False) -> LoadedYaml:
     """Read ``path`` as strict YAML whose top level is a mapping (an empty file is ``{}``)."""
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror or exc}", path=str(path)) from exc
-    if len(raw) > MAX_FILE_BYTES:
-        raise ConfigError(f"file is larger than {MAX_FILE_BYTES} bytes", path=str(path))
+    from bot.inputfile import read_regular  # a FIFO or /dev/zero: one line, never a hang
+
+    raw = read_regular(path, max_bytes=MAX_FILE_BYTES)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

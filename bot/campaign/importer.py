@@ -63,9 +63,11 @@ from bot.campaign.rows import (  # noqa: F401 - _amount, _Bad and _ident are sha
 from bot.config import DialSettings
 from bot.domain import Debtor
 from bot.errors import ConfigError, StoreError
+from bot.inputfile import MB, open_regular
 from bot.store.repo import Store
 
 BATCH_ROWS = 2_000
+MAX_CSV_BYTES = 1024 * MB  # the default of input.max_csv_mb
 MAX_FIELD = 10_000  # characters in one cell
 MAX_RECORD = 1 << 20  # characters in one record, however many lines it spans
 CHUNK_ROWS = 1_000  # rows a worker process checks at a time
@@ -94,15 +96,15 @@ def default_rejects_path(path: Path) -> Path:
     return path.with_name(f"{path.stem if path.suffix.lower() == '.csv' else path.name}.rejects.csv")
 
 
-def check_header(path: Path) -> list[str]:
+def check_header(path: Path, *, max_bytes: int = MAX_CSV_BYTES) -> list[str]:
     """The file's column names (normalized), or the ConfigError ``import_debtors`` would raise."""
-    with _field_limit(), _open(path) as (_, reader, _):
+    with _field_limit(), _open(path, max_bytes) as (_, reader, _):
         return list(_read_header(reader, path).index)
 
 
 def import_debtors(path: Path, store: Store, dial: DialSettings, *, rejects: Path | None = None,
                    progress: Progress | None = None, batch_rows: int = BATCH_ROWS,
-                   workers: int | None = None) -> ImportReport:
+                   workers: int | None = None, max_bytes: int = MAX_CSV_BYTES) -> ImportReport:
     """Import (insert or update by id) every valid row of ``path``; rejected rows go to ``rejects``.
 
     ``workers``: processes that check rows (0: none, this process checks them; default: one per
@@ -112,7 +114,7 @@ def import_debtors(path: Path, store: Store, dial: DialSettings, *, rejects: Pat
     rejects_path = Path(rejects) if rejects is not None else default_rejects_path(path)
     if rejects_path.resolve() == path.resolve():
         raise ConfigError("the rejects file would overwrite the file being imported", path=str(path))
-    with _field_limit(), _open(path) as (binary, reader, total):
+    with _field_limit(), _open(path, max_bytes) as (binary, reader, total):
         header = _read_header(reader, path)
         check = RowChecker(header.index, dial.default_region, dial.allowed_countries)
         if workers is None:
@@ -301,12 +303,14 @@ _BOMS = (  # UTF-32 first: its little-endian BOM starts like UTF-16's
 
 
 @contextlib.contextmanager
-def _open(path: Path) -> Iterator[tuple[BinaryIO, _Reader, int]]:
+def _open(path: Path, max_bytes: int = MAX_CSV_BYTES) -> Iterator[tuple[BinaryIO, _Reader, int]]:
+    # A FIFO, a device or a file over the cap: one line before anything is read.
+    binary = open_regular(path, max_bytes=max_bytes, limit_hint="input.max_csv_mb")
     try:
-        binary = open(path, "rb")  # noqa: SIM115 - closed with the text wrapper below
         start = binary.peek(4)[:4]
         size = os.fstat(binary.fileno()).st_size
     except OSError as exc:
+        binary.close()
         raise ConfigError(f"cannot read the file: {exc.strerror or exc}", path=str(path)) from None
     encoding = "utf-8"
     for bom, name in _BOMS:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bot.campaign.importer import (
     BATCH_ROWS,
+    MAX_CSV_BYTES,
     Progress,
     _amount,
     _Bad,
@@ -48,22 +49,22 @@ class PaymentsReport:
     blank: int = 0
 
 
-def check_header(path: Path) -> list[str]:
+def check_header(path: Path, *, max_bytes: int = MAX_CSV_BYTES) -> list[str]:
     """The file's column names (normalized), or the ConfigError ``import_payments`` would raise."""
-    with _field_limit(), _open(path) as (_, reader, _):
+    with _field_limit(), _open(path, max_bytes) as (_, reader, _):
         return list(_read_header(reader, path, REQUIRED).index)
 
 
 def import_payments(path: Path, store: Store, *, zone: ZoneInfo, rejects: Path | None = None,
                     progress: Progress | None = None, batch_rows: int = BATCH_ROWS,
-                    now: dt.datetime | None = None) -> PaymentsReport:
+                    now: dt.datetime | None = None, max_bytes: int = MAX_CSV_BYTES) -> PaymentsReport:
     """Store every valid, new payment of ``path``; rejected rows go to ``rejects`` with line and reason."""
     path = Path(path)
     now = now or utc_now()
     rejects_path = Path(rejects) if rejects is not None else default_rejects_path(path)
     if rejects_path.resolve() == path.resolve():
         raise ConfigError("the rejects file would overwrite the file being imported", path=str(path))
-    with _field_limit(), _open(path) as (binary, reader, total):
+    with _field_limit(), _open(path, max_bytes) as (binary, reader, total):
         header = _read_header(reader, path, REQUIRED)
         column = {name: header.index[name] for name in REQUIRED}
         batch: list[tuple[int, Payment, list[str]]] = []

@@ -11,8 +11,10 @@ from bot.campaign.spec import Campaign, campaign_from_text, read_campaign
 from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.errors import ConfigError
+from bot.inputfile import read_regular
 from bot.store.definitions import Registered
 from bot.store.repo import open_store
+from bot.yamlfile import MAX_FILE_BYTES
 
 
 def checked_scripts(settings: Settings, campaign: Campaign) -> dict[Path, CompiledScript]:
@@ -45,8 +47,8 @@ def register(settings: Settings, path: Path) -> Registration:
     campaign = read_campaign(path)
     checked_scripts(settings, campaign)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_regular(path, max_bytes=MAX_FILE_BYTES).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"cannot read it again: {exc}", path=str(path)) from exc
     if campaign_from_text(text, path) != campaign:
         raise ConfigError("the file changed while it was being read; add it again", path=str(path))

@@ -7,19 +7,16 @@ call may have been answered. The time the policy proposes is then moved forward 
 from __future__ import annotations
 
 import datetime as dt
-import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from bot import durations
 from bot.campaign.compliance import Attempt, Rules, next_allowed
 from bot.domain import CallResult
 from bot.errors import ConfigError
 
 RETRYABLE = (CallResult.NO_ANSWER, CallResult.BUSY, CallResult.CONGESTION, CallResult.FAILED)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"\s*([0-9]+)\s*([smhd]?)\s*")
 _RULE_KEYS = ("delay", "max_attempts")
 
 
@@ -109,18 +106,11 @@ DEFAULT_POLICY = RetryPolicy()
 
 
 def parse_duration(value: object, what: str = "duration") -> dt.timedelta:
-    """``"90s"``, ``"30m"``, ``"2h"``, ``"1d"`` or a number of seconds, as a positive timedelta."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{what} must be a duration like 30m, 2h, 90s or seconds; got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.fullmatch(value)):
-        seconds = float(int(match.group(1)) * _UNITS[match.group(2) or "s"])
-    else:
-        raise ConfigError(f"{what} must be a duration like 30m, 2h, 90s or seconds; got {value!r}")
-    if not math.isfinite(seconds) or seconds <= 0 or seconds > 366 * 86400:
-        raise ConfigError(f"{what} must be more than 0 and at most 366 days; got {value!r}")
-    return dt.timedelta(seconds=seconds)
+    """``"90s"``, ``"30m"``, ``"2h"``, ``"1d"`` or a number of seconds, as a positive timedelta (bot.durations)."""
+    try:
+        return durations.parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(f"{what}: {exc}") from None
 
 
 def next_retry(

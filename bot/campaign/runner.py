@@ -63,14 +63,9 @@ def policy_for(campaign: Campaign) -> retry.RetryPolicy:
 
 
 def read_dnc(campaign: Campaign, normalize: Callable[[str], str]) -> set[str]:
-    if campaign.dnc is None:
-        return set()
-    numbers = set()
-    for raw in campaign.dnc.read_text(encoding="utf-8").splitlines():
-        raw = raw.split("#", 1)[0].strip()
-        if raw:
-            numbers.add(normalize(raw))
-    return numbers
+    from bot.campaign import dnc
+
+    return set() if campaign.dnc is None else dnc.read_dnc(campaign.dnc, normalize)
 
 
 class CampaignRunner:

@@ -14,27 +14,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from bot import durations
 from bot.yamlfile import load_yaml, parse_yaml, validate
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 RetryableResult = Literal["no_answer", "busy", "congestion", "failed"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)?$")
 
 
 def parse_duration(value: object) -> dt.timedelta:
-    """'90s', '30m', '2h', '1d' or a number of seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        match = _DURATION.fullmatch(str(value).strip())
-        if match is None:
-            raise ValueError(f"{value!r} is not a duration like 90s, 30m, 2h or 1d")
-        seconds = float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2) or "s"]
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
-    return dt.timedelta(seconds=seconds)
+    """A round's ``after`` (0 allowed), in the one syntax of bot.durations."""
+    return durations.parse_duration(value, allow_zero=True)
 
 
 class _Strict(BaseModel):
@@ -104,7 +95,7 @@ class RetryRuleSpec(_Strict):
     @field_validator("delay")
     @classmethod
     def _delay(cls, value: str | float) -> str | float:
-        parse_duration(value)
+        durations.parse_duration(value)  # as the retry policy will read it: more than 0
         return value
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bot.cli.context import ZoneOpt, err, out, settings, zone_named
+from bot.inputfile import MB
 
 app = typer.Typer()
 payments_app = typer.Typer(no_args_is_help=True, help="Payments from the lender's books: import them.")
@@ -25,12 +26,14 @@ def import_debtors_cmd(
     from bot.campaign.importer import check_header, import_debtors
     from bot.store.repo import open_store
 
-    check_header(file)  # a file-level problem is reported before any database is created
+    limit = settings(ctx).input.max_csv_mb * MB
+    check_header(file, max_bytes=limit)  # a file-level problem is reported before any database is created
     bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
                    console=err, transient=True, disable=file.stat().st_size <= 1_000_000)
     task = bar.add_task("importing", total=None)
     with bar, open_store(settings(ctx).database.url) as store:
-        report = import_debtors(file, store, settings(ctx).dial, rejects=rejects, progress=lambda done, total, rows:
+        report = import_debtors(file, store, settings(ctx).dial, rejects=rejects, max_bytes=limit,
+                                progress=lambda done, total, rows:
                                 bar.update(task, completed=done, total=total, description=f"{rows:,} rows"))
     where = f" (rejects written to {report.rejects_path})" if report.rejected else ""
     out.print(f"imported {report.imported}, updated {report.updated}, rejected {report.rejected}{where}",
@@ -49,9 +52,10 @@ def payments_import(
     from bot.store.repo import open_store
 
     zone = zone_named(timezone)
-    check_header(file)  # a file-level problem is reported before any database is created
+    limit = settings(ctx).input.max_csv_mb * MB
+    check_header(file, max_bytes=limit)  # a file-level problem is reported before any database is created
     with open_store(settings(ctx).database.url) as store:
-        report = import_payments(file, store, zone=zone, rejects=rejects)
+        report = import_payments(file, store, zone=zone, rejects=rejects, max_bytes=limit)
     where = f" (rejects written to {report.rejects_path})" if report.rejected else ""
     out.print(f"imported {report.imported}, duplicate {report.duplicate}, rejected {report.rejected}{where}",
               soft_wrap=True, highlight=False, markup=False)

@@ -62,6 +62,11 @@ class AgiSettings(_Section):
     max_header_bytes: int = Field(16384, ge=1024,
         description="Close a FastAGI peer whose header block exceeds this size.")
     command_timeout_s: float = Field(120.0, gt=0, description="Longest wait for the reply to one AGI command.")
+    max_sessions: int = Field(300, ge=1, le=100_000,
+        description="FastAGI connections held at once (header phase included); more are closed at once.")
+    idle_timeout_s: float = Field(10.0, gt=0, description=(
+        "Longest wait for the reply to an AGI command Asterisk answers at once (HANGUP, NOOP, GET "
+        "VARIABLE ...): a peer that sends a header and then nothing is dropped after this."))
 
 
 class DialSettings(_Section):

@@ -34,6 +34,14 @@ Handler = Callable[["AgiSession"], Awaitable[None]]
 MAX_LINE_BYTES = 64 * 1024  # also bounds what a silent, newline-less peer can make us buffer
 MAX_USAGE_LINES = 200  # a 520 usage text is a few dozen lines
 CLOSE_TIMEOUT_S = 2.0  # a peer that stops reading must not keep a socket open forever
+REFUSED_LOG_EVERY_S = 10.0  # a flood of connections over the cap is one warning per interval
+# Commands res_agi answers without waiting for the caller (no playback, recording or keys): their
+# reply is due at once, so a silent peer is found out after agi.idle_timeout_s, not command_timeout_s.
+QUICK_VERBS = frozenset({
+    "ANSWER", "ASYNCAGI BREAK", "CHANNEL STATUS", "DATABASE DEL", "DATABASE DELTREE", "DATABASE GET",
+    "DATABASE PUT", "GET FULL VARIABLE", "GET VARIABLE", "GOSUB", "HANGUP", "NOOP", "SET AUTOHANGUP",
+    "SET CALLERID", "SET CONTEXT", "SET EXTENSION", "SET MUSIC", "SET PRIORITY", "SET VARIABLE", "VERBOSE",
+})
 
 
 class _BadHeader(Exception):
@@ -50,12 +58,14 @@ class AgiSession:
         env: dict[str, str],
         *,
         command_timeout_s: float,
+        idle_timeout_s: float | None = None,
     ):
         self.env = env
         self.script = script_name(env)
         self._reader = reader
         self._writer = writer
         self._timeout = command_timeout_s
+        self._quick_timeout = min(command_timeout_s, idle_timeout_s or command_timeout_s)
         self._lock = asyncio.Lock()  # replies come back in order: one command at a time
         self._hung_up = False
         self._broken = False
@@ -70,18 +80,19 @@ class AgiSession:
     async def command(self, verb: str, *args: str) -> AgiReply:
         """Send ``verb`` with quoted ``args`` and return the final ``200`` reply."""
         line = build_command(verb, *args)
+        timeout = self._quick_timeout if verb in QUICK_VERBS else self._timeout
         async with self._lock:
             if self._hung_up:
                 raise Hangup("customer")
             if self._broken:
                 raise AgiError(f"AGI {verb} not sent: the session lost step with Asterisk")
             try:
-                async with asyncio.timeout(self._timeout):
+                async with asyncio.timeout(timeout):
                     await self._send(line)
                     reply = await self._read_reply()
             except TimeoutError:
                 self._broken = True
-                raise AgiError(f"no AGI reply to {verb} within {self._timeout:g} s") from None
+                raise AgiError(f"no AGI reply to {verb} within {timeout:g} s") from None
             except BaseException:
                 # A reply not (fully) read would be taken for the next command's reply.
                 self._broken = True
@@ -220,6 +231,8 @@ class AgiServer:
         self._port: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._refused = 0  # connections closed over agi.max_sessions, not yet logged
+        self._refused_logged_at = -REFUSED_LOG_EVERY_S
 
     @property
     def port(self) -> int:
@@ -265,9 +278,22 @@ class AgiServer:
         if self._closing:
             writer.transport.abort()
             return
+        if len(self._tasks) >= self._settings.max_sessions:
+            writer.transport.abort()  # at once: a flood must not cost more than the accept
+            self._note_refused(writer)
+            return
         task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _note_refused(self, writer: asyncio.StreamWriter) -> None:
+        # Only the peer's address: no header was read, so no caller number can reach the log.
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refused_logged_at >= REFUSED_LOG_EVERY_S:
+            log.warning("FastAGI: %d connection(s) refused, the last from %s: %d sessions already "
+                        "open (agi.max_sessions)", self._refused, _peer(writer), len(self._tasks))
+            self._refused, self._refused_logged_at = 0, now
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = _peer(writer)
@@ -281,7 +307,8 @@ class AgiServer:
             except _BadHeader as exc:
                 log.warning("FastAGI peer %s: %s; closed", peer, exc)
                 return
-            session = AgiSession(reader, writer, env, command_timeout_s=self._settings.command_timeout_s)
+            session = AgiSession(reader, writer, env, command_timeout_s=self._settings.command_timeout_s,
+                                 idle_timeout_s=self._settings.idle_timeout_s)
             try:
                 await self._handler(session)
             except Hangup as exc:

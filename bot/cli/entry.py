@@ -40,8 +40,10 @@ def main() -> None:
         if isinstance(exc, click_error):
             print(f"collbot: error: {_one_line(exc.format_message())}", file=sys.stderr)
             sys.exit(exc.exit_code)
-        print(f"collbot: internal error: {_one_line(f'{type(exc).__name__}: {exc}')} "
-              f"({_log_crash(exc)})", file=sys.stderr)
+        from bot.phone import mask_numbers  # a bug's message may quote debtor data
+
+        what = mask_numbers(_one_line(f"{type(exc).__name__}: {exc}"))
+        print(f"collbot: internal error: {what} ({_log_crash(exc)})", file=sys.stderr)
         sys.exit(1)
 
 

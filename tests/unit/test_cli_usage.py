@@ -66,7 +66,7 @@ def test_unexpected_error_is_one_line_with_the_traceback_in_the_log_only(
 
     @broken.callback(invoke_without_command=True)
     def explode() -> None:
-        raise RuntimeError("disk on fire\nsecond line")
+        raise RuntimeError("disk on fire\nsecond line +821055550001")
 
     log = tmp_path / "collbot.log"
     monkeypatch.setenv("COLLBOT__LOG__FILE", str(log))
@@ -80,5 +80,6 @@ def test_unexpected_error_is_one_line_with_the_traceback_in_the_log_only(
     assert done.value.code == 1
     out = capsys.readouterr()
     assert out.err.count("\n") == 1 and "Traceback" not in out.err
-    assert out.err.startswith("collbot: internal error: RuntimeError: disk on fire second line (traceback in ")
+    assert out.err.startswith("collbot: internal error: RuntimeError: disk on fire second line +")
+    assert "821055550001" not in out.err and "(traceback in " in out.err
     assert "Traceback" in log.read_text() and "disk on fire" in log.read_text()

@@ -11,6 +11,7 @@
 Nothing outside this package imports it (bot/__main__.py and the console script excepted).
 """
 
+from bot.cli.context import settings
 from bot.cli.entry import main
 
-__all__ = ["main"]
+__all__ = ["main", "settings"]

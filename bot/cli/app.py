@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bot.cli import calls, campaign, intake, results, sandbox, script, sim
+from bot.cli.context import keep
 from bot.config import load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="collbot: a voice collections robot for Asterisk.")
@@ -23,7 +24,7 @@ def _main(ctx: typer.Context, config: ConfigOpt = None) -> None:
 
     settings = load_settings(config)
     setup_logging(settings)
-    ctx.obj = settings
+    keep(ctx, settings)
 
 
 # One line per command module. A module defines `app = typer.Typer(...)`; its commands take

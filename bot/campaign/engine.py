@@ -83,4 +83,5 @@ class CallEngine:
             return report.result, report.outcome
 
         return CampaignRunner(campaign, self.store, place=place, normalize=normalizer(self.settings),
-                              clock=clock, on_progress=on_progress, asterisk=controller.ami)
+                              clock=clock, on_progress=on_progress, asterisk=controller.ami,
+                              ready=lambda: controller.ami.connected)

@@ -147,10 +147,13 @@ class LedgerMixin:
     # --- attempts ----------------------------------------------------------------------------
     def release_attempt(self, attempt_id: str) -> None:
         """Forget a claim that was never dialled (still queued)."""
+        from bot.store.followups import put_back
+
         with self._tx("release a claim") as s:
             row = s.get(AttemptRow, attempt_id)
             if row is not None and row.state == AttemptState.QUEUED.value:
                 s.execute(delete(CampaignAttemptRow).where(CampaignAttemptRow.attempt_id == attempt_id))
+                put_back(s, [attempt_id], self._clock())
                 s.delete(row)
 
     def release_queued(self, campaign: str) -> int:
@@ -160,6 +163,9 @@ class LedgerMixin:
             queued = list(s.scalars(select(AttemptRow.id).where(
                 AttemptRow.id.in_(ids), AttemptRow.state == AttemptState.QUEUED.value)))
             if queued:
+                from bot.store.followups import put_back
+
+                put_back(s, queued, self._clock())
                 s.execute(delete(CampaignAttemptRow).where(CampaignAttemptRow.attempt_id.in_(queued)))
                 s.execute(delete(AttemptRow).where(AttemptRow.id.in_(queued)))
             return len(queued)

@@ -52,6 +52,7 @@ class Progress:
     results: dict[str, int] = field(default_factory=dict)
     paused: str = ""  # why dialling is held (AMI down), empty while it is not
     finished: bool = False  # the campaign has no work left
+    stopped: bool = False  # stopped (signal, pause, cancel) before its work for now was done
     interrupted: list[str] = field(default_factory=list)  # report lines: calls cut short, what follows
 
 
@@ -147,6 +148,7 @@ class CampaignRunner:
         try:
             await self._run()
         finally:
+            self.progress.stopped = self._stop.is_set() and not self.progress.finished
             self.progress.interrupted = summary_lines(self.store, self.c.campaign)
             for line in self.progress.interrupted:
                 log.warning("campaign %s: %s", self.c.campaign, line)

@@ -127,7 +127,7 @@ class InterruptedSpec(_Strict):
     """What to do about an attempt cut short (controller killed, AMI link or Asterisk lost)."""
 
     follow_up: str | float = "none"  # "none", or a delay after the cut call: "2h", "30m"
-    max_follow_ups: int = Field(1, ge=0, le=5)  # per debtor in this campaign
+    max_follow_ups: int = Field(1, ge=0, le=10)  # per debtor in this campaign
 
     @field_validator("follow_up")
     @classmethod

@@ -5,6 +5,7 @@ FastAGI server), one Vosk model, and one prompt synthesizer per speaking rate. `
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -84,4 +85,6 @@ class CallEngine:
 
         return CampaignRunner(campaign, self.store, place=place, normalize=normalizer(self.settings),
                               clock=clock, on_progress=on_progress, asterisk=controller.ami,
-                              ready=lambda: controller.ami.connected)
+                              ready=lambda: controller.ami.connected, controller=self.settings.controller.name(),
+                              lease=dt.timedelta(seconds=self.settings.controller.lease_s),
+                              exclusive=self.settings.database.url.startswith("sqlite"))

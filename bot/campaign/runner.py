@@ -41,6 +41,8 @@ SUPPRESSING = {Outcome.OPT_OUT: "opt_out", Outcome.WRONG_NUMBER: "wrong_number"}
 RETRYABLE = {CallResult.NO_ANSWER, CallResult.BUSY, CallResult.CONGESTION, CallResult.FAILED}
 FOLLOW_UP = "follow-up"  # the phase after the rounds, for follow-ups of no round in particular
 HOLD_FIRST_S, HOLD_MAX_S = 1.0, 30.0  # backoff while Asterisk takes no Originate
+LEASE = dt.timedelta(seconds=30)  # a controller silent this long is dead: its calls are closed
+REFRESH_S = 5.0  # how often a round looks for follow-ups others planned
 
 
 @dataclass
@@ -96,7 +98,8 @@ class CampaignRunner:
     def __init__(self, campaign: Campaign, store: Store, *, place: Callable[..., object],
                  normalize: Callable[[str], str], clock: Clock | None = None,
                  on_progress: Callable[[Progress], None] | None = None, asterisk: Channels | None = None,
-                 ready: Callable[[], bool] | None = None):
+                 ready: Callable[[], bool] | None = None, controller: str | None = None,
+                 lease: dt.timedelta = LEASE, exclusive: bool = True):
         self.c = campaign
         self.store = store
         self.place = place
@@ -116,6 +119,12 @@ class CampaignRunner:
         self._hold_until: dt.datetime | None = None
         self._hold_s = 0.0
         self._debtors: dict[str, Debtor] = {}
+        # Several controllers (PostgreSQL): each stamps its attempts and renews its lease; on start
+        # it reconciles its own leftovers and those of expired leases, later only expired ones.
+        # ``exclusive`` (SQLite's single writer): nobody else can be alive, reconcile everything.
+        self.controller = controller
+        self.lease = lease
+        self.exclusive = exclusive
 
     # --- control --------------------------------------------------------------------------
     def stop(self) -> None:
@@ -142,12 +151,21 @@ class CampaignRunner:
 
     # --- the run --------------------------------------------------------------------------
     async def run(self) -> Progress:
-        await reconcile(self.store, self.c.campaign, self.asterisk)
+        keep: set[str] = set()
+        if self.controller is not None:
+            self.store.heartbeat(self.controller, starting=True)
+            if not self.exclusive:
+                keep = self.store.live_controllers(self.lease) - {self.controller}
+        await reconcile(self.store, self.c.campaign, self.asterisk, keep=keep)
         self.store.ensure_campaign(self.c.campaign)
         plan_interrupted(self.store, self.c, now=self.clock())
+        keeper = asyncio.create_task(self._keep_lease()) if self.controller is not None else None
         try:
             await self._run()
         finally:
+            if keeper is not None:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
             self.progress.stopped = self._stop.is_set() and not self.progress.finished
             self.progress.interrupted = summary_lines(self.store, self.c.campaign)
             for line in self.progress.interrupted:
@@ -172,7 +190,8 @@ class CampaignRunner:
                 break
             if not self._halted():
                 self.store.finish_round(self.c.campaign, rnd.name)
-                self.store.drop_round_follow_ups(self.c.campaign, rnd.name, "due after the round ended")
+                self.store.drop_round_follow_ups(self.c.campaign, rnd.name, due_after=self._schedule_end(),
+                                                 note="due after the round ended")
         if self._halted() or self._cut_off or not all(
                 self.store.round_finished(self.c.campaign, r.name) for r in self.c.rounds):
             return
@@ -180,6 +199,25 @@ class CampaignRunner:
         if not self._halted() and not self.store.follow_ups(self.c.campaign):
             self.store.set_campaign_status(self.c.campaign, "finished")
             self.progress.finished = True
+
+    async def _keep_lease(self) -> None:
+        """Renew this controller's lease; close what controllers whose lease expired left."""
+        assert self.controller is not None
+        beat = max(0.2, min(5.0, self.lease.total_seconds() / 3))
+        last_sweep = asyncio.get_running_loop().time()
+        while True:
+            await asyncio.sleep(beat)
+            try:
+                self.store.heartbeat(self.controller)
+                now = asyncio.get_running_loop().time()
+                if not self.exclusive and now - last_sweep >= self.lease.total_seconds() / 2:
+                    last_sweep = now
+                    done = await reconcile(self.store, self.c.campaign, self.asterisk,
+                                           keep=self.store.live_controllers(self.lease) | {self.controller})
+                    if done.released or done.closed:
+                        plan_interrupted(self.store, self.c, now=self.clock())
+            except Exception:  # the next beat tries again; the run goes on
+                log.exception("controller %s: renewing the lease or sweeping expired ones failed", self.controller)
 
     def _working_day(self) -> bool:
         return works_on(self.c.schedule, self.clock().astimezone(ZoneInfo(self.c.schedule.timezone)).date())
@@ -232,11 +270,15 @@ class CampaignRunner:
         for debtor in (self._pool(rnd) if rnd is not None else []):
             self._debtors[debtor.id] = debtor
             due.append(_Due(now, debtor.id))
-        for planned in self.store.pending_for_round(self.c.campaign, phase.name):
-            due.append(_Due(max(planned.due_at or now, now), planned.debtor_id, planned))
+        seen: set[int] = set()
+        self._refresh(rnd, due, seen)
         heapq.heapify(due)
         tasks: set[asyncio.Task[None]] = set()
+        refreshed = asyncio.get_running_loop().time()
         while (due or tasks) and not self._halted():
+            if asyncio.get_running_loop().time() - refreshed >= REFRESH_S:
+                refreshed = asyncio.get_running_loop().time()
+                self._refresh(rnd, due, seen)
             if due and self.clock() >= self._schedule_end():
                 due.clear()  # the day's schedule is over; the round goes on next run
                 self._cut_off = True
@@ -257,6 +299,15 @@ class CampaignRunner:
             await done_wait
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)  # each logged by _task_done
+
+    def _refresh(self, rnd: Round | None, due: list[_Due], seen: set[int]) -> None:
+        """Queue the pending follow-ups this phase takes that are not queued yet (planned by
+        this runner before a restart, or by another controller)."""
+        now = self.clock()
+        for planned in self.store.pending_for_round(self.c.campaign, rnd.name if rnd is not None else None):
+            if planned.id not in seen:
+                seen.add(planned.id)
+                heapq.heappush(due, _Due(max(planned.due_at or now, now), planned.debtor_id, planned))
 
     def _task_done(self, tasks: set[asyncio.Task[None]], item: _Due) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
@@ -349,7 +400,8 @@ class CampaignRunner:
             return self.store.create_attempt(
                 debtor.id, debtor.phone, campaign=self.c.campaign, round=rnd.name,
                 script=(rnd.script or self.c.script).stem, gate=self._gate_for(debtor),
-                rule=self._rule(rnd, item), follow_up=item.follow_up.id if item.follow_up else None)
+                rule=self._rule(rnd, item), follow_up=item.follow_up.id if item.follow_up else None,
+                controller=self.controller)
         except ClaimRefused as refused:
             decision = refused.decision
             self.store.record_decision(self.c.campaign, rnd.name, debtor.id, False, decision.reason,

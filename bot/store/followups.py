@@ -123,13 +123,13 @@ class FollowUpsMixin:
             return [_record(r) for r in s.scalars(query.order_by(FollowUpRow.due_at, FollowUpRow.id))]
 
     def pending_for_round(self, campaign: str, round: str | None) -> list[FollowUp]:
-        """Pending follow-ups of ``round`` and those of no round in particular."""
+        """Pending follow-ups of ``round`` and those of no round in particular; every pending
+        one when ``round`` is None (the phase after the rounds)."""
         with self._tx(f"read the pending follow-ups of campaign {campaign!r}") as s:
-            rows = s.scalars(select(FollowUpRow).where(
-                FollowUpRow.campaign == campaign, FollowUpRow.state == PENDING,
-                or_(FollowUpRow.round.is_(None), FollowUpRow.round == round) if round is not None
-                else FollowUpRow.round.is_(None)).order_by(FollowUpRow.due_at, FollowUpRow.id))
-            return [_record(r) for r in rows]
+            query = select(FollowUpRow).where(FollowUpRow.campaign == campaign, FollowUpRow.state == PENDING)
+            if round is not None:
+                query = query.where(or_(FollowUpRow.round.is_(None), FollowUpRow.round == round))
+            return [_record(r) for r in s.scalars(query.order_by(FollowUpRow.due_at, FollowUpRow.id))]
 
     def close_follow_up(self, follow_up_id: int, state: str, note: str) -> None:
         """A pending follow-up will not be made (dropped with its round, or void: moot)."""
@@ -138,11 +138,13 @@ class FollowUpsMixin:
             if row is not None and row.state == PENDING:
                 row.state, row.note, row.updated_at = state, note, self._clock()
 
-    def drop_round_follow_ups(self, campaign: str, round: str, note: str) -> int:
-        """The round ended: its retries still pending (due after the schedule) are dropped."""
+    def drop_round_follow_ups(self, campaign: str, round: str, *, due_after: dt.datetime, note: str) -> int:
+        """The round ended: its retries still pending and due after ``due_after`` (the end of
+        the schedule) are dropped. Earlier ones stay: another controller may be making them."""
         with self._tx(f"drop the follow-ups of round {round!r}") as s:
             result = s.execute(update(FollowUpRow).where(
-                FollowUpRow.campaign == campaign, FollowUpRow.round == round, FollowUpRow.state == PENDING)
+                FollowUpRow.campaign == campaign, FollowUpRow.round == round, FollowUpRow.state == PENDING,
+                FollowUpRow.due_at > due_after)
                 .values(state=DROPPED, note=note, updated_at=self._clock()))
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
 from bot.errors import PhoneNumberError, StoreError
 from bot.phone import is_e164, mask
+from bot.store.controllers import ControllersMixin
 from bot.store.definitions import DefinitionsMixin
 from bot.store.engine import create_store_engine, migrate, reason
 from bot.store.followups import FollowUpsMixin, LedgerRefused, LedgerRule, campaign_past, put_back, take_follow_up
@@ -52,7 +53,7 @@ def open_store(url: str, *, clock: Clock = utc_now) -> Store:
     return Store(engine, clock=clock)
 
 
-class Store(LedgerMixin, FollowUpsMixin, DefinitionsMixin, PaymentsMixin):
+class Store(LedgerMixin, FollowUpsMixin, ControllersMixin, DefinitionsMixin, PaymentsMixin):
     """Debtors, call attempts and their events."""
 
     def __init__(self, engine: Engine, *, clock: Clock = utc_now):
@@ -119,7 +120,8 @@ class Store(LedgerMixin, FollowUpsMixin, DefinitionsMixin, PaymentsMixin):
 
     def create_attempt(self, debtor_id: str, phone: str, *, campaign: str | None = None,
                        round: str | None = None, script: str | None = None, gate: Gate | None = None,
-                       rule: LedgerRule | None = None, follow_up: int | None = None) -> str:
+                       rule: LedgerRule | None = None, follow_up: int | None = None,
+                       controller: str | None = None) -> str:
         """A new queued attempt; StoreError if the debtor or the number has an active one.
 
         A campaign's claim names its campaign, round and script: the link is written in the same
@@ -128,13 +130,21 @@ class Store(LedgerMixin, FollowUpsMixin, DefinitionsMixin, PaymentsMixin):
         on PostgreSQL; SQLite's write transactions are serialized): a refusal raises ClaimRefused,
         so two runners cannot both pass a frequency cap. ``rule`` judges the debtor's attempts in
         this campaign as the same transaction sees them (LedgerRefused), and ``follow_up``, a
-        pending follow-up, is taken by the new attempt in the same transaction.
+        pending follow-up, is taken by the new attempt in the same transaction. On PostgreSQL a
+        debtor another controller is claiming right now is skipped (``SKIP LOCKED``): StoreError.
         """
         if not is_e164(phone):
             raise PhoneNumberError("refusing to create an attempt for a non-E.164 number")
         attempt_id = uuid.uuid4().hex
         with self._tx(f"create an attempt for debtor {debtor_id!r}") as session:
-            if session.get(DebtorRow, debtor_id, with_for_update=gate is not None) is None:
+            if gate is not None and session.get_bind().dialect.name == "postgresql":
+                locked = session.scalar(select(DebtorRow.id).where(DebtorRow.id == debtor_id)
+                                        .with_for_update(skip_locked=True))
+                if locked is None:
+                    if session.get(DebtorRow, debtor_id) is None:
+                        raise StoreError(f"no debtor {debtor_id!r}")
+                    raise StoreError(f"debtor {debtor_id!r} is being claimed by another controller")
+            elif session.get(DebtorRow, debtor_id, with_for_update=gate is not None) is None:
                 raise StoreError(f"no debtor {debtor_id!r}")
             if gate is not None:
                 decision = gate(history_in(session, debtor_id))
@@ -148,7 +158,7 @@ class Store(LedgerMixin, FollowUpsMixin, DefinitionsMixin, PaymentsMixin):
                 take_follow_up(session, follow_up, attempt_id, self._clock())
             session.add(AttemptRow(
                 id=attempt_id, debtor_id=debtor_id, phone=phone, state=AttemptState.QUEUED.value,
-                outcome_detail={}, created_at=self._clock(),
+                outcome_detail={}, created_at=self._clock(), controller=controller,
             ))
             try:
                 session.flush()

@@ -4,7 +4,7 @@ dropped while calls ring. After each, Asterisk's own per-number call counters ar
 the ledger and the ledger against an independent replay of the campaign's policy: no call
 beyond the policy, none beyond the ledger, no attempt stuck, no debtor silently consumed.
 
-Kept small (eight short-lived personas, 2 s ring timeouts) so the suite takes a few minutes.
+Kept small (sixteen short-lived personas, 2 s ring timeouts) so the suite takes a few minutes.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ KINDS: dict[str, tuple[dict[str, Any], int]] = {
     "refuse": ({"answer_after_s": 0.3, "replies": [{"dtmf": "1"}, {"dtmf": "2"}]}, 1),
 }
 NATURAL = {"no_answer": "no_answer", "busy": "busy", "hangup": "answered", "refuse": "answered"}
-MIX = ["no_answer", "no_answer", "no_answer", "busy", "busy", "busy", "hangup", "refuse"]
+MIX = ["no_answer"] * 8 + ["busy"] * 6 + ["hangup", "refuse"]
 
 
 def spec(name: str, ids: list[str], zone: str) -> dict[str, Any]:
@@ -59,7 +59,7 @@ def spec(name: str, ids: list[str], zone: str) -> dict[str, Any]:
         ],
         "retry": {"no_answer": {"delay": "2s", "max_attempts": 2}, "busy": {"delay": "2s", "max_attempts": 2},
                   "congestion": {"delay": "1s", "max_attempts": 1}, "failed": {"delay": "1s", "max_attempts": 2}},
-        "limits": {"max_concurrent": 3, "originates_per_second": 10},
+        "limits": {"max_concurrent": 2, "originates_per_second": 10},
         "interrupted": {"follow_up": "2s", "max_follow_ups": 10},
     }
 
@@ -79,9 +79,10 @@ class Fixture:
         self.env = dict(os.environ, COLLBOT__DATABASE__URL=settings.database.url,
                         COLLBOT__LOG__FILE=str(tmp / "run.log"))
 
-    def start(self, **env: str) -> subprocess.Popen[bytes]:
+    def start(self, *, quiet: bool = False, **env: str) -> subprocess.Popen[bytes]:
+        out = subprocess.DEVNULL if quiet else subprocess.PIPE
         return subprocess.Popen([sys.executable, "-m", "bot", "run", str(self.path)], env={**self.env, **env},
-                                cwd=self.tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                cwd=self.tmp, stdout=out, stderr=subprocess.STDOUT)
 
     def finish(self, timeout: float = 240, **env: str) -> str:
         """A run to the end: it must complete the campaign and exit 0."""
@@ -197,23 +198,31 @@ def test_sigkill_loop_at_seeded_points_calls_nobody_beyond_policy(faults: Fixtur
     rng = random.Random(20261207)
     kills, mid_retry = 0, 0
     with faults.store() as store:
+        def retrying(attempts: list[AttemptRecord]) -> bool:
+            rounds = store.campaign_rounds_of(faults.name)
+            return bool(store.follow_ups(faults.name, reason_prefix="retry:")) or any(
+                rounds.get(a.id) == "second" and a.state.value in ("queued", "dialing") for a in attempts)
+
         while kills < 20:
             before = len(store.campaign_attempts(faults.name))
-            proc = faults.start()
+            proc = faults.start(quiet=True)
+            mid = rng.random() < 0.4  # a kill point in the retry round or with retries pending
             try:
-                faults.wait_for(store, proc, "a new call", lambda a, n=before: len(a) > n)
+                if mid:
+                    faults.wait_for(store, proc, "a retry", retrying)
+                else:
+                    faults.wait_for(store, proc, "a new call", lambda a, n=before: len(a) > n)
             except AssertionError:
-                proc.wait(30)
+                proc.kill()
+                proc.wait()
                 break  # the campaign finished before this kill point
-            time.sleep(rng.uniform(0.0, 1.5))
+            time.sleep(rng.uniform(0.0, 1.0))
             if proc.poll() is not None:
                 break
-            retrying = store.follow_ups(faults.name, reason_prefix="retry:") or any(
-                r == "second" for r in store.campaign_rounds_of(faults.name).values())
+            mid_retry += retrying(store.campaign_attempts(faults.name))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             kills += 1
-            mid_retry += bool(retrying)
     assert kills >= 20, f"the campaign finished after {kills} kills: too few kill points"
     assert mid_retry >= 3, f"only {mid_retry} kills came with retries pending or in the retry round"
     out = faults.finish()

@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import json
 import os
+import socket
 import typing
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -155,6 +156,18 @@ class InputSettings(_Section):
         description="Largest debtors or payments CSV file `collbot import` accepts, in MB (1 MB = 1024 KB).")
 
 
+class ControllerSettings(_Section):
+    id: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9._-]*$", description=(
+        "This controller's name in the ledger, stamped on every attempt it places; empty: the host name. "
+        "Give each controller sharing one PostgreSQL database its own, and keep it across restarts."))
+    lease_s: float = Field(30.0, ge=2, le=3600, description=(
+        "A controller that has not renewed its lease for this long is dead: the others close the calls "
+        "it left in flight (on PostgreSQL; on SQLite the one runner closes everything at start)."))
+
+    def name(self) -> str:
+        return self.id or socket.gethostname()[:64]
+
+
 class Settings(_Section):
     """The whole configuration of one collbot process."""
 
@@ -169,6 +182,8 @@ class Settings(_Section):
     listen: ListenSettings = Field(default_factory=ListenSettings, description="Turn taking while listening.")
     log: LogSettings = Field(default_factory=LogSettings, description="Logging.")
     input: InputSettings = Field(default_factory=InputSettings, description="Files collbot reads.")
+    controller: ControllerSettings = Field(default_factory=ControllerSettings,
+                                           description="This controller among several sharing one database.")
 
     def asterisk_root(self) -> Path:
         """Host path of Asterisk's filesystem: the configured root or the sandbox's."""

@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.dialogue.session import CallOutcome, ScriptRun
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
-from bot.errors import TelephonyError
+from bot.errors import NotDialled, TelephonyError
 from bot.phone import dial_string, mask
 from bot.speech.asr import Recognizer
 from bot.speech.tts import Synthesizer
@@ -135,10 +135,15 @@ class Controller:
         cfg = self.settings.dial
         await self.db(self.store.mark_dialing, attempt_id)
         log.info("dialing %s (attempt %s)", mask(live.debtor.phone), attempt_id)
-        res = await self.ami.originate(OriginateRequest(
-            attempt_id=attempt_id, channel=dial, context=cfg.context, exten=cfg.exten,
-            ring_timeout_s=ring_timeout_s or cfg.ring_timeout_s,
-            caller_id=cfg.caller_id if caller_id is None else caller_id))
+        try:
+            res = await self.ami.originate(OriginateRequest(
+                attempt_id=attempt_id, channel=dial, context=cfg.context, exten=cfg.exten,
+                ring_timeout_s=ring_timeout_s or cfg.ring_timeout_s,
+                caller_id=cfg.caller_id if caller_id is None else caller_id))
+        except NotDialled:
+            # Asterisk never took it: the attempt is forgotten, not left dialling nor closed unknown.
+            await self.db(self.store.undo_dialing, attempt_id)
+            raise
         await self.db(self.store.record_result, attempt_id, res.result, res.cause)
         report = CallReport(attempt_id, live.debtor.id, res.result, res.cause)
         if res.result is CallResult.ANSWERED:

@@ -7,6 +7,7 @@
     ├── SandboxError             the sandboxed Asterisk cannot be built, started or stopped
     ├── TelephonyError           Asterisk misbehaves or cannot be reached
     │   ├── AmiError             AMI login, action or connection failure
+    │   │   └── NotDialled       an Originate Asterisk never took (link down, refused, unsafe value)
     │   └── AgiError             a FastAGI peer sent something we cannot use
     ├── SpeechError              a speech model or synthesizer is missing or broken
     └── StoreError               the database cannot be opened or written
@@ -52,6 +53,10 @@ class TelephonyError(CollbotError):
 
 class AmiError(TelephonyError):
     """An AMI login, action or connection failed."""
+
+
+class NotDialled(AmiError):
+    """Asterisk never took this Originate: nobody was called, the claim can be released."""
 
 
 class AgiError(TelephonyError):

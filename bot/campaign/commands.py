@@ -169,8 +169,11 @@ def status_of(settings: Settings, name: str) -> dict[str, object]:
         for a in attempts:
             key = a.outcome.value if a.outcome else (a.result.value if a.result else a.state.value)
             results[key] = results.get(key, 0) + 1
+        from bot.campaign.interrupted import summary_lines
+
         return {"campaign": name, "status": state, "attempts": len(attempts),
-                "debtors": len({a.debtor_id for a in attempts}), "results": results}
+                "debtors": len({a.debtor_id for a in attempts}), "results": results,
+                "interrupted": summary_lines(store, name)}
     finally:
         store.close()
 

@@ -5,6 +5,7 @@ FastAGI server), one Vosk model, and one prompt synthesizer per speaking rate. `
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -83,4 +84,7 @@ class CallEngine:
             return report.result, report.outcome
 
         return CampaignRunner(campaign, self.store, place=place, normalize=normalizer(self.settings),
-                              clock=clock, on_progress=on_progress, asterisk=controller.ami)
+                              clock=clock, on_progress=on_progress, asterisk=controller.ami,
+                              ready=lambda: controller.ami.connected, controller=self.settings.controller.name(),
+                              lease=dt.timedelta(seconds=self.settings.controller.lease_s),
+                              exclusive=self.settings.database.url.startswith("sqlite"))

@@ -9,6 +9,7 @@ answered, ``unknown`` otherwise) and a call event saying how; none is ever re-di
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,10 +38,12 @@ class Reconciled:
     closed: dict[str, int] | None = None  # how -> attempts closed that way
 
 
-async def reconcile(store: Store, campaign: str, asterisk: Channels | None) -> Reconciled:
-    """Release the campaign's stale claims and close its attempts left in flight."""
-    done = Reconciled(released=store.release_queued(campaign), closed={})
-    left = store.in_flight(campaign)
+async def reconcile(store: Store, campaign: str, asterisk: Channels | None, *,
+                    keep: Collection[str] = ()) -> Reconciled:
+    """Release the campaign's stale claims and close its attempts left in flight, except those
+    of the (live) controllers in ``keep``."""
+    done = Reconciled(released=store.release_queued(campaign, keep=keep), closed={})
+    left = store.in_flight(campaign, keep=keep)
     if not left:
         return done
     live: dict[str, str] | None = None

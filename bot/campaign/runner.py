@@ -1,8 +1,13 @@
 """Runs a campaign: rounds of calls, retries by result, pacing, and the compliance gate.
 
-The ledger lives in the database: every attempt is claimed (a row, unique while active per
-debtor and per number) before it is dialled, every compliance decision is stored, and on
-start every attempt a previous run left in flight is reconciled, never blindly re-dialled.
+The ledger lives in the database and is the only truth: every attempt is claimed (a row,
+unique while active per debtor and per number) before it is dialled, and the claim checks the
+round's pool, the retry policy and the compliance caps on the stored attempts inside the
+claiming transaction. Planned retries and follow-ups of interrupted calls are stored rows with
+their due time; what this runner keeps in memory is only a cache of what is due. Every
+compliance decision is stored, and on start every attempt a previous run left in flight is
+reconciled, never blindly re-dialled (the campaign's ``interrupted`` policy decides, and stores,
+whether a safe follow-up call is made later).
 """
 
 from __future__ import annotations
@@ -18,18 +23,26 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from bot.campaign import compliance, retry
+from bot.campaign.claims import RETRY_PREFIX, Want, in_round_pool, refusal
+from bot.campaign.interrupted import plan_interrupted, summary_lines
 from bot.campaign.reconcile import Channels, reconcile
 from bot.campaign.spec import Campaign, Round, parse_duration
 from bot.campaign.windows import works_on
 from bot.campaign.zones import zones_for
 from bot.domain import CallResult, Debtor, Outcome
-from bot.errors import StoreError
-from bot.store.repo import ClaimRefused, Store
+from bot.errors import NotDialled, StoreError
+from bot.store.followups import VOID
+from bot.store.records import FollowUp, Past
+from bot.store.repo import ClaimRefused, LedgerRefused, Store
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 SUPPRESSING = {Outcome.OPT_OUT: "opt_out", Outcome.WRONG_NUMBER: "wrong_number"}
 RETRYABLE = {CallResult.NO_ANSWER, CallResult.BUSY, CallResult.CONGESTION, CallResult.FAILED}
+FOLLOW_UP = "follow-up"  # the phase after the rounds, for follow-ups of no round in particular
+HOLD_FIRST_S, HOLD_MAX_S = 1.0, 30.0  # backoff while Asterisk takes no Originate
+LEASE = dt.timedelta(seconds=30)  # a controller silent this long is dead: its calls are closed
+REFRESH_S = 5.0  # how often a round looks for follow-ups others planned
 
 
 @dataclass
@@ -39,12 +52,17 @@ class Progress:
     done: int = 0
     skipped: int = 0
     results: dict[str, int] = field(default_factory=dict)
+    paused: str = ""  # why dialling is held (AMI down), empty while it is not
+    finished: bool = False  # the campaign has no work left
+    stopped: bool = False  # stopped (signal, pause, cancel) before its work for now was done
+    interrupted: list[str] = field(default_factory=list)  # report lines: calls cut short, what follows
 
 
 @dataclass(order=True)
 class _Due:
     at: dt.datetime
     debtor_id: str = field(compare=False)
+    follow_up: FollowUp | None = field(compare=False, default=None)
 
 
 def rules_for(campaign: Campaign) -> compliance.Rules:
@@ -74,7 +92,9 @@ class CampaignRunner:
 
     def __init__(self, campaign: Campaign, store: Store, *, place: Callable[..., object],
                  normalize: Callable[[str], str], clock: Clock | None = None,
-                 on_progress: Callable[[Progress], None] | None = None, asterisk: Channels | None = None):
+                 on_progress: Callable[[Progress], None] | None = None, asterisk: Channels | None = None,
+                 ready: Callable[[], bool] | None = None, controller: str | None = None,
+                 lease: dt.timedelta = LEASE, exclusive: bool = True):
         self.c = campaign
         self.store = store
         self.place = place
@@ -90,6 +110,16 @@ class CampaignRunner:
         self._gate = asyncio.Semaphore(campaign.limits.max_concurrent)
         self._last_originate = 0.0
         self._pace = asyncio.Lock()
+        self._ready = ready or (lambda: True)  # False while the AMI link is down
+        self._hold_until: dt.datetime | None = None
+        self._hold_s = 0.0
+        self._debtors: dict[str, Debtor] = {}
+        # Several controllers (PostgreSQL): each stamps its attempts and renews its lease; on start
+        # it reconciles its own leftovers and those of expired leases, later only expired ones.
+        # ``exclusive`` (SQLite's single writer): nobody else can be alive, reconcile everything.
+        self.controller = controller
+        self.lease = lease
+        self.exclusive = exclusive
 
     # --- control --------------------------------------------------------------------------
     def stop(self) -> None:
@@ -116,11 +146,31 @@ class CampaignRunner:
 
     # --- the run --------------------------------------------------------------------------
     async def run(self) -> Progress:
-        await reconcile(self.store, self.c.campaign, self.asterisk)
+        keep: set[str] = set()
+        if self.controller is not None:
+            self.store.heartbeat(self.controller, starting=True)
+            if not self.exclusive:
+                keep = self.store.live_controllers(self.lease) - {self.controller}
+        await reconcile(self.store, self.c.campaign, self.asterisk, keep=keep)
         self.store.ensure_campaign(self.c.campaign)
+        plan_interrupted(self.store, self.c, now=self.clock())
+        keeper = asyncio.create_task(self._keep_lease()) if self.controller is not None else None
+        try:
+            await self._run()
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
+            self.progress.stopped = self._stop.is_set() and not self.progress.finished
+            self.progress.interrupted = summary_lines(self.store, self.c.campaign)
+            for line in self.progress.interrupted:
+                log.warning("campaign %s: %s", self.c.campaign, line)
+        return self.progress
+
+    async def _run(self) -> None:
         if not self._working_day():
             log.info("campaign %s does not work today (schedule days/dates)", self.c.campaign)
-            return self.progress
+            return
         await self._until(self._schedule_time(self.c.schedule.start))
         for index, rnd in enumerate(self.c.rounds):
             if self._halted() or self.clock() >= self._schedule_end():
@@ -135,9 +185,34 @@ class CampaignRunner:
                 break
             if not self._halted():
                 self.store.finish_round(self.c.campaign, rnd.name)
-        if not self._halted() and all(self.store.round_finished(self.c.campaign, r.name) for r in self.c.rounds):
+                self.store.drop_round_follow_ups(self.c.campaign, rnd.name, due_after=self._schedule_end(),
+                                                 note="due after the round ended")
+        if self._halted() or self._cut_off or not all(
+                self.store.round_finished(self.c.campaign, r.name) for r in self.c.rounds):
+            return
+        await self._run_round(None)  # follow-ups of interrupted calls that no round took
+        if not self._halted() and not self.store.follow_ups(self.c.campaign):
             self.store.set_campaign_status(self.c.campaign, "finished")
-        return self.progress
+            self.progress.finished = True
+
+    async def _keep_lease(self) -> None:
+        """Renew this controller's lease; close what controllers whose lease expired left."""
+        assert self.controller is not None
+        beat = max(0.2, min(5.0, self.lease.total_seconds() / 3))
+        last_sweep = asyncio.get_running_loop().time()
+        while True:
+            await asyncio.sleep(beat)
+            try:
+                self.store.heartbeat(self.controller)
+                now = asyncio.get_running_loop().time()
+                if not self.exclusive and now - last_sweep >= self.lease.total_seconds() / 2:
+                    last_sweep = now
+                    done = await reconcile(self.store, self.c.campaign, self.asterisk,
+                                           keep=self.store.live_controllers(self.lease) | {self.controller})
+                    if done.released or done.closed:
+                        plan_interrupted(self.store, self.c, now=self.clock())
+            except Exception:  # the next beat tries again; the run goes on
+                log.exception("controller %s: renewing the lease or sweeping expired ones failed", self.controller)
 
     def _working_day(self) -> bool:
         return works_on(self.c.schedule, self.clock().astimezone(ZoneInfo(self.c.schedule.timezone)).date())
@@ -164,46 +239,101 @@ class CampaignRunner:
         await self._until(target)
 
     def _pool(self, rnd: Round) -> list[Debtor]:
+        """Debtors this round takes, from the ledger: not yet called in this round, and new or
+        with a latest result the round re-calls (the claim checks it again)."""
         debtors = self.store.debtors_for(self.c.debtors, today=self.clock().date())
-        latest = self.store.campaign_latest(self.c.campaign)
-        wanted = set(rnd.retries)
-        chosen = []
-        for debtor in debtors:
-            last = latest.get(debtor.id)
-            if last is None:
-                if "new" in wanted:
-                    chosen.append(debtor)
-            elif last.result in wanted and last.outcome is None and last.state == "completed":
-                chosen.append(debtor)
-        return chosen
+        rounds = self.store.campaign_rounds_of(self.c.campaign)
+        past: dict[str, list[Past]] = {}
+        for a in self.store.campaign_attempts(self.c.campaign):
+            past.setdefault(a.debtor_id, []).append(Past(
+                id=a.id, round=rounds.get(a.id, ""), at=a.dialed_at or a.created_at or self.clock(),
+                state=a.state.value, result=a.result, outcome=a.outcome.value if a.outcome else None))
+        wanted = frozenset(rnd.retries)
+        return [d for d in debtors
+                if not any(p.round == rnd.name for p in past.get(d.id, ()))
+                and in_round_pool(wanted, past.get(d.id, []))]
 
-    async def _run_round(self, rnd: Round) -> None:
-        self.progress.round = rnd.name
-        pending = {d.id: d for d in self._pool(rnd)}
-        due: list[_Due] = [_Due(self.clock(), d) for d in pending]
+    def _phase(self, rnd: Round | None) -> Round:
+        """The round's settings; the follow-up phase dials with the first round's."""
+        return rnd if rnd is not None else self.c.rounds[0].model_copy(update={"name": FOLLOW_UP})
+
+    async def _run_round(self, rnd: Round | None) -> None:
+        phase = self._phase(rnd)
+        self.progress.round = phase.name
+        now = self.clock()
+        due: list[_Due] = []
+        for debtor in (self._pool(rnd) if rnd is not None else []):
+            self._debtors[debtor.id] = debtor
+            due.append(_Due(now, debtor.id))
+        seen: set[int] = set()
+        self._refresh(rnd, due, seen)
         heapq.heapify(due)
         tasks: set[asyncio.Task[None]] = set()
+        refreshed = asyncio.get_running_loop().time()
         while (due or tasks) and not self._halted():
+            if asyncio.get_running_loop().time() - refreshed >= REFRESH_S:
+                refreshed = asyncio.get_running_loop().time()
+                self._refresh(rnd, due, seen)
             if due and self.clock() >= self._schedule_end():
                 due.clear()  # the day's schedule is over; the round goes on next run
                 self._cut_off = True
                 continue
-            if due and due[0].at <= self.clock():
+            if due and due[0].at <= self.clock() and not self._held():
                 item = heapq.heappop(due)
                 await self._gate.acquire()
                 if self._halted():
                     self._gate.release()
                     break
-                task = asyncio.create_task(self._attempt(rnd, pending[item.debtor_id], due))
+                task = asyncio.create_task(self._attempt(phase, item, due))
                 tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                task.add_done_callback(self._task_done(tasks, item))
                 continue
             wake = (due[0].at - self.clock()).total_seconds() if due else 1.0
             done_wait = asyncio.wait(tasks, timeout=max(0.05, min(wake, 1.0)), return_when=asyncio.FIRST_COMPLETED) \
                 if tasks else asyncio.sleep(max(0.05, min(wake, 1.0)))
             await done_wait
         if tasks:
-            await asyncio.gather(*tasks)
+            await asyncio.gather(*tasks, return_exceptions=True)  # each logged by _task_done
+
+    def _refresh(self, rnd: Round | None, due: list[_Due], seen: set[int]) -> None:
+        """Queue the pending follow-ups this phase takes that are not queued yet (planned by
+        this runner before a restart, or by another controller)."""
+        now = self.clock()
+        for planned in self.store.pending_for_round(self.c.campaign, rnd.name if rnd is not None else None):
+            if planned.id not in seen:
+                seen.add(planned.id)
+                heapq.heappush(due, _Due(max(planned.due_at or now, now), planned.debtor_id, planned))
+
+    def _task_done(self, tasks: set[asyncio.Task[None]], item: _Due) -> Callable[[asyncio.Task[None]], None]:
+        def done(task: asyncio.Task[None]) -> None:
+            tasks.discard(task)
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                log.error("campaign %s: the call task of debtor %s failed: %r", self.c.campaign, item.debtor_id, exc,
+                          exc_info=exc)
+        return done
+
+    def _held(self) -> bool:
+        """Dialling waits while the AMI link is down or after Asterisk took no Originate."""
+        if not self._ready():
+            if not self.progress.paused:
+                log.warning("campaign %s: AMI link down; dialling paused until it is back", self.c.campaign)
+                self.progress.paused = "AMI link down"
+                self.on_progress(self.progress)
+            return True
+        if self._hold_until is not None and self.clock() < self._hold_until:
+            return True
+        if self.progress.paused:
+            log.info("campaign %s: dialling resumes", self.c.campaign)
+            self.progress.paused = ""
+            self.on_progress(self.progress)
+        return False
+
+    def _hold(self, why: str) -> dt.datetime:
+        self._hold_s = min(HOLD_MAX_S, self._hold_s * 2 or HOLD_FIRST_S)
+        self._hold_until = max(self._hold_until or self.clock(), self.clock() + dt.timedelta(seconds=self._hold_s))
+        self.progress.paused = why
+        self.on_progress(self.progress)
+        return self._hold_until
 
     def _schedule_end(self) -> dt.datetime:
         return self._schedule_time(self.c.schedule.end)
@@ -224,69 +354,144 @@ class CampaignRunner:
         return lambda history: compliance.decide(zones=zones, history=history, now=self.clock(), rules=self.rules,
                                                  suppressed=suppressed)
 
-    async def _attempt(self, rnd: Round, debtor: Debtor, due: list[_Due]) -> None:
+    def _debtor(self, debtor_id: str) -> Debtor:
+        debtor = self._debtors.get(debtor_id)
+        if debtor is None:
+            debtor = self._debtors[debtor_id] = self.store.get_debtor(debtor_id)
+        return debtor
+
+    def _rule(self, rnd: Round, item: _Due) -> Callable[[list[Past]], str | None]:
+        """The ledger's verdict on this claim, given the debtor's attempts the claim sees."""
+        planned = item.follow_up
+        want = Want(round=rnd.name, retries=frozenset(rnd.retries),
+                    follow_up_reason=planned.reason if planned else None,
+                    follow_up_origin=planned.origin_attempt_id if planned else None)
+        now = self.clock()
+        return lambda past: refusal(want, past, policy=self.policy, now=now)
+
+    async def _attempt(self, rnd: Round, item: _Due, due: list[_Due]) -> None:
+        attempt_id: str | None = None
         try:
-            decision = self._decide(debtor)
-            self.store.record_decision(self.c.campaign, rnd.name, debtor.id, decision.allow, decision.reason,
-                                       decision.detail, None)
-            if not decision.allow:
-                self._later(debtor, decision.not_before, due)
-                return
-            try:  # the caps are checked again inside the claim: another runner may have called meanwhile
-                attempt_id = self.store.create_attempt(
-                    debtor.id, debtor.phone, campaign=self.c.campaign, round=rnd.name,
-                    script=(rnd.script or self.c.script).stem, gate=self._gate_for(debtor))
-            except ClaimRefused as refused:
-                decision = refused.decision
-                self.store.record_decision(self.c.campaign, rnd.name, debtor.id, False, decision.reason,
-                                           f"at the claim: {decision.detail}", None)
-                self._later(debtor, decision.not_before, due)
-                return
-            except StoreError as exc:  # another worker holds this debtor or number
-                self.store.record_decision(self.c.campaign, rnd.name, debtor.id, False, "claimed_elsewhere",
-                                           str(exc), None)
-                return
-            await self._paced()
-            again = self._decide(debtor)  # checked again right before Originate
-            self.store.record_decision(self.c.campaign, rnd.name, debtor.id, again.allow, again.reason,
-                                       again.detail, attempt_id)
-            if not again.allow:
-                self.store.release_attempt(attempt_id)
-                self._later(debtor, again.not_before, due)
-                return
-            if self._halted():  # stopped while this claim waited for its turn to dial
-                self.store.release_attempt(attempt_id)
-                return
-            self.progress.in_flight += 1
-            self.on_progress(self.progress)
-            try:
-                result, outcome = await self.place(attempt_id, debtor, rnd)  # type: ignore[misc]
-            finally:
-                self.progress.in_flight -= 1
-            self.progress.done += 1
-            key = outcome.value if outcome else result.value
-            self.progress.results[key] = self.progress.results.get(key, 0) + 1
-            if outcome in SUPPRESSING:
-                self.store.suppress(debtor.phone, SUPPRESSING[outcome], debtor.id)
-            if result in RETRYABLE:
-                self._retry(debtor, due)
-            self.on_progress(self.progress)
+            debtor = self._debtor(item.debtor_id)
+            attempt_id = await self._claim(rnd, debtor, item, due)
+            if attempt_id is not None:
+                await self._dial(rnd, debtor, item, attempt_id, due)
+        except Exception:  # one debtor's fault must not end the campaign, nor go unlogged
+            log.exception("campaign %s: attempt %s of debtor %s failed", self.c.campaign, attempt_id or "(none)",
+                          item.debtor_id)
+            if attempt_id is not None:
+                self._close_broken(attempt_id)
         finally:
             self._gate.release()
 
-    def _later(self, debtor: Debtor, not_before: dt.datetime | None, due: list[_Due]) -> None:
+    async def _claim(self, rnd: Round, debtor: Debtor, item: _Due, due: list[_Due]) -> str | None:
+        decision = self._decide(debtor)
+        self.store.record_decision(self.c.campaign, rnd.name, debtor.id, decision.allow, decision.reason,
+                                   decision.detail, None)
+        if not decision.allow:
+            self._later(item, decision.not_before, due)
+            return None
+        try:  # the ledger and the caps are checked again inside the claim
+            return self.store.create_attempt(
+                debtor.id, debtor.phone, campaign=self.c.campaign, round=rnd.name,
+                script=(rnd.script or self.c.script).stem, gate=self._gate_for(debtor),
+                rule=self._rule(rnd, item), follow_up=item.follow_up.id if item.follow_up else None,
+                controller=self.controller)
+        except ClaimRefused as refused:
+            decision = refused.decision
+            self.store.record_decision(self.c.campaign, rnd.name, debtor.id, False, decision.reason,
+                                       f"at the claim: {decision.detail}", None)
+            self._later(item, decision.not_before, due)
+        except LedgerRefused as refused:
+            log.info("campaign %s: debtor %s not claimed: %s", self.c.campaign, debtor.id, refused.reason)
+            if item.follow_up is not None and refused.reason in ("follow_up_stale", "max_attempts"):
+                self.store.close_follow_up(item.follow_up.id, VOID, refused.reason)
+            elif item.follow_up is not None and refused.reason == "retry_not_due":
+                heapq.heappush(due, _Due(self.clock() + dt.timedelta(seconds=1), debtor.id, item.follow_up))
+        except StoreError as exc:  # another worker holds this debtor or number
+            self.store.record_decision(self.c.campaign, rnd.name, debtor.id, False, "claimed_elsewhere",
+                                       str(exc), None)
+        return None
+
+    async def _dial(self, rnd: Round, debtor: Debtor, item: _Due, attempt_id: str, due: list[_Due]) -> None:
+        await self._paced()
+        again = self._decide(debtor)  # checked again right before Originate
+        self.store.record_decision(self.c.campaign, rnd.name, debtor.id, again.allow, again.reason,
+                                   again.detail, attempt_id)
+        if not again.allow:
+            self.store.release_attempt(attempt_id)
+            self._later(item, again.not_before, due)
+            return
+        if self._halted() or self._held():  # stopped, or Asterisk went away, while this claim waited
+            self.store.release_attempt(attempt_id)
+            if not self._halted():
+                heapq.heappush(due, _Due(self.clock(), debtor.id, self._reloaded(item)))
+            return
+        self.progress.in_flight += 1
+        self.on_progress(self.progress)
+        try:
+            result, outcome = await self.place(attempt_id, debtor, rnd)  # type: ignore[misc]
+        except NotDialled as exc:  # the controller released the claim: nobody was called
+            until = self._hold(f"Asterisk took no Originate: {exc}")
+            log.warning("campaign %s: attempt %s not dialled (%s); dialling held for %gs", self.c.campaign,
+                        attempt_id, exc, self._hold_s)
+            heapq.heappush(due, _Due(until, debtor.id, self._reloaded(item)))
+            return
+        finally:
+            self.progress.in_flight -= 1
+        self._hold_s, self._hold_until = 0.0, None
+        self.progress.done += 1
+        key = outcome.value if outcome else result.value
+        self.progress.results[key] = self.progress.results.get(key, 0) + 1
+        if outcome in SUPPRESSING:
+            self.store.suppress(debtor.phone, SUPPRESSING[outcome], debtor.id)
+        if result in RETRYABLE:
+            self._retry(rnd, debtor, attempt_id, result, due)
+        elif result is CallResult.UNKNOWN:  # the link was lost: Asterisk never said what happened
+            self._follow_interrupted(due)
+        self.on_progress(self.progress)
+
+    def _reloaded(self, item: _Due) -> FollowUp | None:
+        """The follow-up the released claim had taken, pending again (or None)."""
+        if item.follow_up is None:
+            return None
+        pending = {f.id: f for f in self.store.follow_ups(self.c.campaign, debtor_id=item.debtor_id)}
+        return pending.get(item.follow_up.id, item.follow_up)
+
+    def _close_broken(self, attempt_id: str) -> None:
+        """A fault on our side after the claim: forget it if Asterisk never had it, else close it
+        as interrupted so the campaign's ``interrupted`` policy decides what follows."""
+        try:
+            if not self.store.undo_dialing(attempt_id):
+                self.store.close_interrupted(attempt_id, "controller_error")
+            plan_interrupted(self.store, self.c, now=self.clock())
+        except Exception:
+            log.exception("attempt %s: could not be closed after a fault; the next run reconciles it", attempt_id)
+
+    def _follow_interrupted(self, due: list[_Due]) -> None:
+        for planned in plan_interrupted(self.store, self.c, now=self.clock()):
+            if planned.due_at is not None and planned.due_at <= self._schedule_end():
+                heapq.heappush(due, _Due(planned.due_at, planned.debtor_id, planned))
+
+    def _later(self, item: _Due, not_before: dt.datetime | None, due: list[_Due]) -> None:
         self.progress.skipped += 1
         if not_before is not None and not_before <= self._schedule_end():
-            heapq.heappush(due, _Due(not_before, debtor.id))
+            heapq.heappush(due, _Due(not_before, item.debtor_id, item.follow_up))
 
-    def _retry(self, debtor: Debtor, due: list[_Due]) -> None:
+    def _retry(self, rnd: Round, debtor: Debtor, attempt_id: str, result: CallResult, due: list[_Due]) -> None:
+        """Store the retry the policy plans (its count comes from the ledger, as at the claim)."""
         results = [(a.dialed_at or a.created_at, CallResult(a.result))
                    for a in self.store.campaign_attempts(self.c.campaign, debtor.id) if a.result]
         when = retry.schedule_retry(self.policy, results, now=self.clock(), zones=self._zones(debtor),
                                     history=self.store.history(debtor.id), rules=self.rules,
                                     suppressed=self.store.suppression(debtor.phone))
-        if when is not None and when <= self._schedule_end():
-            heapq.heappush(due, _Due(when, debtor.id))
+        if when is None:
+            return
+        planned = self.store.plan_follow_up(
+            self.c.campaign, debtor_id=debtor.id, phone=debtor.phone, reason=f"{RETRY_PREFIX}{result.value}",
+            origin_attempt_id=attempt_id, due_at=when, round=rnd.name, note="retry policy")
+        if when <= self._schedule_end():
+            heapq.heappush(due, _Due(when, debtor.id, planned))
 
     async def _paced(self) -> None:
         """At most limits.originates_per_second Originates."""

@@ -114,6 +114,23 @@ class ComplianceSpec(_Strict):
     default_timezone: str | None = None  # for numbers whose zone cannot be inferred
 
 
+class InterruptedSpec(_Strict):
+    """What to do about an attempt cut short (controller killed, AMI link or Asterisk lost)."""
+
+    follow_up: str | float = "none"  # "none", or a delay after the cut call: "2h", "30m"
+    max_follow_ups: int = Field(1, ge=0, le=10)  # per debtor in this campaign
+
+    @field_validator("follow_up")
+    @classmethod
+    def _follow_up(cls, value: str | float) -> str | float:
+        if value != "none" and parse_duration(value) <= dt.timedelta(0):
+            raise ValueError("follow_up must be none or a delay like 30m, 2h")
+        return value
+
+    def delay(self) -> dt.timedelta | None:
+        return None if self.follow_up == "none" else parse_duration(self.follow_up)
+
+
 class Campaign(_Strict):
     campaign: Name
     script: Path
@@ -124,6 +141,7 @@ class Campaign(_Strict):
     limits: Limits = Field(default_factory=Limits)
     compliance: ComplianceSpec = Field(default_factory=ComplianceSpec)
     dnc: Path | None = None  # a file of numbers never to call (one per line, # comments)
+    interrupted: InterruptedSpec = Field(default_factory=InterruptedSpec)
 
     @model_validator(mode="after")
     def _rounds(self) -> Campaign:

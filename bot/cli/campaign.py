@@ -44,7 +44,14 @@ def run_cmd(ctx: typer.Context, campaign: Annotated[Path, typer.Argument(help="C
                         f"{p.skipped} deferred; " + ", ".join(f"{k} {v}" for k, v in sorted(p.results.items())))
 
         progress = asyncio.run(run_campaign(settings(ctx), campaign, on_progress=show))
-    out.print(f"campaign finished its work for now in {time.monotonic() - started:.0f}s: {progress.done} calls; "
+    for line in progress.interrupted:
+        out.print(line, soft_wrap=True, highlight=False, markup=False)
+    if progress.stopped:  # never exit 0 with work left
+        out.print(f"campaign stopped with work left after {time.monotonic() - started:.0f}s: {progress.done} calls; "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(progress.results.items())))
+        raise typer.Exit(3)
+    state = "finished" if progress.finished else "finished its work for now"
+    out.print(f"campaign {state} in {time.monotonic() - started:.0f}s: {progress.done} calls; "
               + ", ".join(f"{k} {v}" for k, v in sorted(progress.results.items())))
 
 
@@ -100,6 +107,8 @@ def status(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Campaig
               f"{info['debtors']} debtors")
     for key, count in sorted(info["results"].items()):  # type: ignore[union-attr]
         out.print(f"  {key}: {count}")
+    for line in info["interrupted"]:  # type: ignore[attr-defined]
+        out.print(line, soft_wrap=True, highlight=False, markup=False)
 
 
 def _setter(state: str, verb: str):

@@ -5,10 +5,10 @@ every compliance decision, and numbers suppressed for good. Mixed into ``Store``
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, delete, select
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, delete, or_, select, true
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
@@ -80,6 +80,12 @@ class SuppressionRow(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+def _not_kept(keep: Collection[str]) -> Any:
+    if not keep:
+        return true()
+    return or_(AttemptRow.controller.is_(None), AttemptRow.controller.not_in(list(keep)))
+
+
 class ClaimRefused(StoreError):
     """The compliance gate, checked again inside the claiming transaction, refused: nothing stored."""
 
@@ -147,31 +153,39 @@ class LedgerMixin:
     # --- attempts ----------------------------------------------------------------------------
     def release_attempt(self, attempt_id: str) -> None:
         """Forget a claim that was never dialled (still queued)."""
+        from bot.store.followups import put_back
+
         with self._tx("release a claim") as s:
             row = s.get(AttemptRow, attempt_id)
             if row is not None and row.state == AttemptState.QUEUED.value:
                 s.execute(delete(CampaignAttemptRow).where(CampaignAttemptRow.attempt_id == attempt_id))
+                put_back(s, [attempt_id], self._clock())
                 s.delete(row)
 
-    def release_queued(self, campaign: str) -> int:
-        """Forget the campaign's claims that were never dialled (a previous run died first)."""
+    def release_queued(self, campaign: str, *, keep: Collection[str] = ()) -> int:
+        """Forget the campaign's claims that were never dialled (a previous run died first),
+        except those of the controllers in ``keep`` (alive: their claims are theirs)."""
         with self._tx(f"release the queued claims of campaign {campaign!r}") as s:
             ids = select(CampaignAttemptRow.attempt_id).where(CampaignAttemptRow.campaign == campaign)
             queued = list(s.scalars(select(AttemptRow.id).where(
-                AttemptRow.id.in_(ids), AttemptRow.state == AttemptState.QUEUED.value)))
+                AttemptRow.id.in_(ids), AttemptRow.state == AttemptState.QUEUED.value, _not_kept(keep))))
             if queued:
+                from bot.store.followups import put_back
+
+                put_back(s, queued, self._clock())
                 s.execute(delete(CampaignAttemptRow).where(CampaignAttemptRow.attempt_id.in_(queued)))
                 s.execute(delete(AttemptRow).where(AttemptRow.id.in_(queued)))
             return len(queued)
 
-    def in_flight(self, campaign: str) -> list[AttemptRecord]:
-        """The campaign's attempts that were dialling or talking (none while its runner lives)."""
+    def in_flight(self, campaign: str, *, keep: Collection[str] = ()) -> list[AttemptRecord]:
+        """The campaign's attempts that were dialling or talking, but for those of the
+        controllers in ``keep``."""
         from bot.store.repo import _attempt
 
         with self._tx(f"read the attempts of campaign {campaign!r} in flight") as s:
             ids = select(CampaignAttemptRow.attempt_id).where(CampaignAttemptRow.campaign == campaign)
             rows = s.scalars(select(AttemptRow).where(
-                AttemptRow.id.in_(ids),
+                AttemptRow.id.in_(ids), _not_kept(keep),
                 AttemptRow.state.in_([AttemptState.DIALING.value, AttemptState.ANSWERED.value]))
                 .order_by(AttemptRow.created_at, AttemptRow.id))
             return [_attempt(r) for r in rows]

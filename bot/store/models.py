@@ -83,6 +83,7 @@ class AttemptRow(Base):
     answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     talk_seconds: Mapped[int | None] = mapped_column(Integer)
+    controller: Mapped[str | None] = mapped_column(String(64))  # who placed it (None before 0006)
 
 
 class EventRow(Base):

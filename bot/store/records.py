@@ -63,3 +63,33 @@ class Payment:
     debtor_id: str
     amount: Decimal
     paid_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Past:
+    """One of a debtor's attempts in a campaign, as a claiming transaction sees it."""
+
+    id: str
+    round: str
+    at: dt.datetime  # when it was dialled (or claimed, if never dialled)
+    state: str
+    result: CallResult | None
+    outcome: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A planned call: a retry the policy scheduled, a follow-up of an interrupted call, later
+    a callback the customer asked for or a call to another number."""
+
+    id: int
+    campaign: str
+    round: str | None  # None: whichever round (or the follow-up phase) runs when it is due
+    debtor_id: str
+    phone: str
+    due_at: dt.datetime | None  # None when nothing is planned (state none)
+    reason: str  # retry:<result> | interrupted
+    origin_attempt_id: str | None
+    state: str  # pending | taken | none | dropped | void
+    attempt_id: str | None  # the attempt that took it
+    note: str

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Self
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -21,8 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
 from bot.errors import PhoneNumberError, StoreError
 from bot.phone import is_e164, mask
+from bot.store.controllers import ControllersMixin
 from bot.store.definitions import DefinitionsMixin
 from bot.store.engine import create_store_engine, migrate, reason
+from bot.store.followups import FollowUpsMixin, LedgerRefused, LedgerRule, campaign_past, put_back, take_follow_up
 from bot.store.ledger import CampaignAttemptRow, ClaimRefused, LedgerMixin, history_in
 from bot.store.models import AttemptRow, DebtorRow, EventRow
 from bot.store.payments import PaymentsMixin
@@ -51,7 +53,7 @@ def open_store(url: str, *, clock: Clock = utc_now) -> Store:
     return Store(engine, clock=clock)
 
 
-class Store(LedgerMixin, DefinitionsMixin, PaymentsMixin):
+class Store(LedgerMixin, FollowUpsMixin, ControllersMixin, DefinitionsMixin, PaymentsMixin):
     """Debtors, call attempts and their events."""
 
     def __init__(self, engine: Engine, *, clock: Clock = utc_now):
@@ -117,28 +119,46 @@ class Store(LedgerMixin, DefinitionsMixin, PaymentsMixin):
     # --- attempts --------------------------------------------------------------------------
 
     def create_attempt(self, debtor_id: str, phone: str, *, campaign: str | None = None,
-                       round: str | None = None, script: str | None = None, gate: Gate | None = None) -> str:
+                       round: str | None = None, script: str | None = None, gate: Gate | None = None,
+                       rule: LedgerRule | None = None, follow_up: int | None = None,
+                       controller: str | None = None) -> str:
         """A new queued attempt; StoreError if the debtor or the number has an active one.
 
         A campaign's claim names its campaign, round and script: the link is written in the same
         transaction, so no attempt can exist that a restart would not reconcile. ``gate`` decides
         on the debt's history as this transaction sees it, with the debtor row locked (FOR UPDATE
         on PostgreSQL; SQLite's write transactions are serialized): a refusal raises ClaimRefused,
-        so two runners cannot both pass a frequency cap.
+        so two runners cannot both pass a frequency cap. ``rule`` judges the debtor's attempts in
+        this campaign as the same transaction sees them (LedgerRefused), and ``follow_up``, a
+        pending follow-up, is taken by the new attempt in the same transaction. On PostgreSQL a
+        debtor another controller is claiming right now is skipped (``SKIP LOCKED``): StoreError.
         """
         if not is_e164(phone):
             raise PhoneNumberError("refusing to create an attempt for a non-E.164 number")
         attempt_id = uuid.uuid4().hex
         with self._tx(f"create an attempt for debtor {debtor_id!r}") as session:
-            if session.get(DebtorRow, debtor_id, with_for_update=gate is not None) is None:
+            if gate is not None and session.get_bind().dialect.name == "postgresql":
+                locked = session.scalar(select(DebtorRow.id).where(DebtorRow.id == debtor_id)
+                                        .with_for_update(skip_locked=True))
+                if locked is None:
+                    if session.get(DebtorRow, debtor_id) is None:
+                        raise StoreError(f"no debtor {debtor_id!r}")
+                    raise StoreError(f"debtor {debtor_id!r} is being claimed by another controller")
+            elif session.get(DebtorRow, debtor_id, with_for_update=gate is not None) is None:
                 raise StoreError(f"no debtor {debtor_id!r}")
             if gate is not None:
                 decision = gate(history_in(session, debtor_id))
                 if not decision.allow:
                     raise ClaimRefused(decision)
+            if rule is not None and campaign is not None:
+                refused = rule(campaign_past(session, campaign, debtor_id))
+                if refused is not None:
+                    raise LedgerRefused(refused)
+            if follow_up is not None:
+                take_follow_up(session, follow_up, attempt_id, self._clock())
             session.add(AttemptRow(
                 id=attempt_id, debtor_id=debtor_id, phone=phone, state=AttemptState.QUEUED.value,
-                outcome_detail={}, created_at=self._clock(),
+                outcome_detail={}, created_at=self._clock(), controller=controller,
             ))
             try:
                 session.flush()
@@ -154,12 +174,29 @@ class Store(LedgerMixin, DefinitionsMixin, PaymentsMixin):
     def mark_dialing(self, attempt_id: str) -> bool:
         """queued → dialing, just before the Originate; a repeat is a no-op."""
         with self._tx(f"mark attempt {attempt_id} dialing") as session:
+            # Written before the Originate is sent, so no call can exist that the ledger does not
+            # know; taken back by ``undo_dialing`` when the Originate was not sent or refused.
             row = _locked(session, attempt_id)
             if row.state == AttemptState.DIALING:
                 return False
             if row.state != AttemptState.QUEUED:
                 raise StoreError(f"attempt {attempt_id} is {row.state}; it cannot start dialling")
             row.state, row.dialed_at = AttemptState.DIALING.value, self._clock()
+            return True
+
+    def undo_dialing(self, attempt_id: str) -> bool:
+        """Asterisk never took the Originate (link down, action refused): forget the claim as if
+        never made, and put back the follow-up it took. False if the attempt went further."""
+        from bot.store.ledger import CampaignAttemptRow
+
+        with self._tx(f"release attempt {attempt_id} that Asterisk never took") as session:
+            row = _locked(session, attempt_id)
+            if row.state not in (AttemptState.QUEUED, AttemptState.DIALING) or row.result is not None:
+                return False
+            session.execute(delete(CampaignAttemptRow).where(CampaignAttemptRow.attempt_id == attempt_id))
+            session.execute(delete(EventRow).where(EventRow.attempt_id == attempt_id))
+            put_back(session, [attempt_id], self._clock())
+            session.delete(row)
             return True
 
     def record_result(self, attempt_id: str, result: CallResult, cause: int | None) -> bool:
@@ -356,7 +393,8 @@ def _attempt(row: AttemptRow) -> AttemptRecord:
     )
 
 
-__all__ = ["ACTIVE", "AttemptRecord", "AttemptState", "ClaimRefused", "OutcomeRow", "Store", "open_store"]
+__all__ = ["ACTIVE", "AttemptRecord", "AttemptState", "ClaimRefused", "LedgerRefused", "OutcomeRow", "Store",
+           "open_store"]
 
 
 def _debtor(row: DebtorRow) -> Debtor:

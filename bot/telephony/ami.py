@@ -21,7 +21,7 @@ from panoramisk.message import Message
 
 from bot.config import AmiSettings
 from bot.domain import CallResult
-from bot.errors import AmiError
+from bot.errors import AmiError, NotDialled
 from bot.telephony.ami_actions import (
     OriginateRequest,
     check_attempt_id,
@@ -142,15 +142,18 @@ class Ami:
     async def originate(self, req: OriginateRequest) -> OriginateResult:
         """Place one call and wait until Asterisk says how the dialling ended.
 
-        Raises AmiError, with nothing written, for an unsafe value, a reused attempt id or a link
-        that is down; raises AmiError too if Asterisk refuses the action itself. Once written, the
-        Originate is never written again: a lost link or a missing answer gives UNKNOWN.
+        Raises NotDialled, with nothing dialled, for an unsafe value, a link that is down, or an
+        action Asterisk refuses; AmiError for a reused attempt id. Once written, the Originate is
+        never written again: a lost link or a missing answer gives UNKNOWN.
         """
-        headers = originate_headers(req)
+        try:
+            headers = originate_headers(req)
+        except AmiError as exc:
+            raise NotDialled(str(exc)) from exc
         attempt = req.attempt_id
         link = self._link
         if link is None:
-            raise AmiError(f"AMI link to {self._where} is down; attempt {attempt} not dialled")
+            raise NotDialled(f"AMI link to {self._where} is down; attempt {attempt} not dialled")
         if attempt in self._originated or attempt in self._pending:
             raise AmiError(f"attempt {attempt} was already originated; it is never dialled twice")
         hangup = self._watch_hangup(attempt)
@@ -361,7 +364,7 @@ class Ami:
         if not succeeded(last.get("Response")):
             why = loggable(str(last.get("Message") or last.get("Response") or "no reason"))
             call.reply.set_exception(
-                AmiError(f"Asterisk refused the originate of attempt {call.attempt_id}: {why}")
+                NotDialled(f"Asterisk refused the originate of attempt {call.attempt_id}: {why}")
             )
         # A lone Success: the OriginateResponse will come as an event (_on_originate_response).
 

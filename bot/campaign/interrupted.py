@@ -1,0 +1,61 @@
+"""Calls cut short (controller killed, AMI link or Asterisk lost): what follows each, stored.
+
+Such an attempt is never re-dialled blindly: the campaign's ``interrupted`` policy decides, and
+the decision is a follow-up row (pending at a due time, or ``none`` with the reason), so it is
+made once, survives restarts and shows in every run's report and in ``campaign status``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from bot.campaign.claims import INTERRUPTED, follow_up_due
+from bot.campaign.spec import Campaign
+from bot.store.followups import DROPPED, NONE, PENDING, TAKEN, VOID
+from bot.store.records import FollowUp
+from bot.store.repo import Store
+
+ALL_STATES = (PENDING, TAKEN, NONE, DROPPED, VOID)
+
+
+def plan_interrupted(store: Store, campaign: Campaign, *, now: dt.datetime) -> list[FollowUp]:
+    """Decide, once, for every interrupted attempt of the campaign; the newly pending follow-ups."""
+    delay = campaign.interrupted.delay()
+    decided = store.follow_ups(campaign.campaign, states=ALL_STATES, reason_prefix=INTERRUPTED)
+    known = {f.origin_attempt_id for f in decided}
+    used = Counter(f.debtor_id for f in decided if f.state in (PENDING, TAKEN))
+    planned = []
+    for attempt_id, debtor_id, phone, ended in store.interrupted_attempts(campaign.campaign):
+        if attempt_id in known:
+            continue
+        due, note = follow_up_due(ended or now, delay, used[debtor_id], campaign.interrupted.max_follow_ups)
+        made = store.plan_follow_up(campaign.campaign, debtor_id=debtor_id, phone=phone, reason=INTERRUPTED,
+                                    origin_attempt_id=attempt_id, due_at=due, round=None, note=note)
+        known.add(attempt_id)
+        if made.state == PENDING:
+            used[debtor_id] += 1
+            planned.append(made)
+    return planned
+
+
+def summary_lines(store: Store, campaign: str) -> list[str]:
+    """One line on the calls cut short and what follows them; empty if there were none."""
+    cut = store.interrupted_attempts(campaign)
+    if not cut:
+        return []
+    decided = {f.origin_attempt_id: f for f in
+               store.follow_ups(campaign, states=ALL_STATES, reason_prefix=INTERRUPTED)}
+    states = Counter(decided[a].state if a in decided else "undecided" for a, _, _, _ in cut)
+    words = {PENDING: "follow-up planned", TAKEN: "followed up", NONE: "no follow-up",
+             VOID: "follow-up moot (called since)", DROPPED: "follow-up dropped", "undecided": "not decided yet"}
+    parts = [f"{words.get(state, state)} {count}" for state, count in sorted(states.items())]
+    line = f"{len(cut)} call(s) cut short (controller stopped or Asterisk lost) in {len({d for _, d, _, _ in cut})} " \
+           f"debtor(s): " + ", ".join(parts)
+    pending = [f.due_at for f in decided.values() if f.state == PENDING and f.due_at is not None]
+    if pending:
+        line += f"; next follow-up due {min(pending):%Y-%m-%d %H:%M:%S} UTC"
+    reasons = Counter(f.note for f in decided.values() if f.state == NONE)
+    if reasons:
+        line += "; no follow-up because " + ", ".join(f"{n} ({c})" for n, c in sorted(reasons.items()))
+    return [line]

@@ -38,6 +38,7 @@ class CaseRecord:
     """A debt as the allocation sees it, with its owner (None: unassigned).
 
     ``dpd`` is days past due today (None: unknown; 0 also for a debt not yet due).
+    ``since``, ``why`` and ``reason`` tell the last change of owner (None: never owned).
     ``version`` changes with every change of owner: pass it back when moving the case, so that
     a move based on a stale view is refused instead of silently undoing someone else's.
     """

@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -32,8 +34,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.agents.records import AgentRecord, CaseFilter, CaseRecord, HistoryEntry, Move, Why
+from bot.domain import Outcome
 from bot.errors import InputError, StoreError
-from bot.store.models import Base, DebtorRow
+from bot.store.ledger import CONVERSATION
+from bot.store.models import AttemptRow, Base, DebtorRow
+from bot.store.payments import PaymentRow
+from bot.store.records import Payment
 from bot.store.types import JsonData, UTCDateTime
 
 if TYPE_CHECKING:
@@ -231,6 +237,58 @@ class CasesMixin:
         return len(moves)
 
 
+    def owned_case_contacts(self) -> list[CaseContacts]:
+        """What the ledger holds about every owned case, for the daily rules (bot.agents.activity)."""
+        owned = select(CaseOwnerRow.debtor_id).where(CaseOwnerRow.agent_id.is_not(None))
+        when = func.coalesce(AttemptRow.answered_at, AttemptRow.dialed_at, AttemptRow.created_at)
+        talks = [o.value for o in CONVERSATION]
+        with self._tx("read the contacts of owned cases") as s:
+            debtors = {i: (a, p, z) for i, a, p, z in s.execute(
+                select(DebtorRow.id, DebtorRow.amount, DebtorRow.phone, DebtorRow.timezone)
+                .where(DebtorRow.id.in_(owned)))}
+            last = dict(s.execute(select(AttemptRow.debtor_id, func.max(when))
+                                  .where(AttemptRow.debtor_id.in_(owned), AttemptRow.outcome.in_(talks))
+                                  .group_by(AttemptRow.debtor_id)).tuples())
+            promises: dict[str, tuple[dt.datetime, dict[str, Any]]] = {}
+            made = func.coalesce(AttemptRow.dialed_at, AttemptRow.created_at)
+            for debtor_id, at, detail in s.execute(
+                    select(AttemptRow.debtor_id, made, AttemptRow.outcome_detail)
+                    .where(AttemptRow.debtor_id.in_(owned), AttemptRow.outcome == Outcome.PROMISE_TO_PAY.value)
+                    .order_by(made, AttemptRow.id)):
+                promises[debtor_id] = (_aware(at), dict(detail or {}))
+            paid: dict[str, list[Payment]] = {}
+            if promises:
+                for debtor_id, amount, paid_at in s.execute(
+                        select(PaymentRow.debtor_id, PaymentRow.amount, PaymentRow.paid_at)
+                        .where(PaymentRow.debtor_id.in_(owned))):
+                    if debtor_id in promises:
+                        paid.setdefault(debtor_id, []).append(Payment(debtor_id, amount, paid_at))
+        return [CaseContacts(case_id=i, amount=a, phone=p, timezone=z,
+                             last_contact=_aware(last[i]) if last.get(i) else None,
+                             promise=promises.get(i), payments=tuple(paid.get(i, ())))
+                for i, (a, p, z) in sorted(debtors.items())]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseContacts:
+    """The ledger's facts about one case; ``promise`` is (made at, outcome detail) of the latest one."""
+
+    case_id: str
+    amount: Decimal
+    phone: str
+    timezone: str | None
+    last_contact: dt.datetime | None
+    promise: tuple[dt.datetime, dict[str, Any]] | None
+    payments: tuple[Payment, ...]
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # aggregates (max, coalesce) come back without the column type's conversion on SQLite
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -378,5 +436,5 @@ def dpd_on(overdue_since: dt.date | None, today: dt.date) -> int | None:
 def _case(r: Any, today: dt.date) -> CaseRecord:
     ident, name, amount, currency, since, score, owner, owned_since, why, reason, version = r
     return CaseRecord(id=ident, name=name, amount=amount, currency=currency, dpd=dpd_on(since, today),
-                      score=score, owner=owner, since=owned_since if owner else None,
+                      score=score, owner=owner, since=owned_since,
                       why=Why(why) if why else None, reason=reason or "", version=version or 0)

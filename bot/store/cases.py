@@ -246,9 +246,9 @@ class CasesMixin:
             debtors = {i: (a, p, z) for i, a, p, z in s.execute(
                 select(DebtorRow.id, DebtorRow.amount, DebtorRow.phone, DebtorRow.timezone)
                 .where(DebtorRow.id.in_(owned)))}
-            last = dict(s.execute(select(AttemptRow.debtor_id, func.max(when))
-                                  .where(AttemptRow.debtor_id.in_(owned), AttemptRow.outcome.in_(talks))
-                                  .group_by(AttemptRow.debtor_id)).tuples())
+            last = {i: t for i, t in s.execute(select(AttemptRow.debtor_id, func.max(when))
+                                               .where(AttemptRow.debtor_id.in_(owned), AttemptRow.outcome.in_(talks))
+                                               .group_by(AttemptRow.debtor_id))}
             promises: dict[str, tuple[dt.datetime, dict[str, Any]]] = {}
             made = func.coalesce(AttemptRow.dialed_at, AttemptRow.created_at)
             for debtor_id, at, detail in s.execute(

@@ -6,9 +6,12 @@ retain     a promise to pay is pending: the case stays with its agent, whatever 
 unbind     its agent is inactive, or nobody reached the debtor in ``unbind_days`` days (counted
            from the last conversation, or from when the agent got the case if that is later):
            the case goes back to the unassigned pool.
-hand-over  the agent has had the case ``handover_days`` days without a promise: it goes to the
+hand-over  ``handover_days`` days without a promise (since the agent got the case or since the
+           last promise, whichever is later; a kept or broken promise counts): it goes to the
            active agent with the most room (then the fewest cases, then id), never back to them.
 keep       none of these.
+
+Days are counted as UTC calendar dates.
 
 Then **replenish**: every active agent left with fewer than ``replenish_below`` cases is topped
 up to ``replenish_to`` (never past their cap) from the unassigned pool, highest score first.
@@ -133,9 +136,9 @@ def _owned(case: CaseRecord, seen: Activity, agent: AgentRecord | None, settings
             return _unbind(case, f"unbind: no contact in {quiet} days ({what} {reference.date()}; "
                                  f"limit {settings.unbind_days})")
     if settings.handover_days > 0:
-        promised = seen.last_promise is not None and seen.last_promise >= since
-        held = _days(since, now)
-        if not promised and held >= settings.handover_days:
+        # days without a promise: since the last one made while the agent had the case, else since they got it
+        held = _days(max(seen.last_promise or since, since), now)
+        if held >= settings.handover_days:
             return Decision(case.id, "hand-over", f"hand-over: {held} days with {owner!r} without a promise "
                                                   f"(limit {settings.handover_days})")
     return Decision(case.id, "keep", "keep: no rule applies")

@@ -55,6 +55,10 @@ _CHUNK = 2000  # ids per IN (...) list, well under SQLite's variable limit
 _MOVES_LOCK = 0x636F6C6C6361  # pg advisory lock key of case moves: b"collca"
 
 
+# Without a dpd, days past due count from the due date.
+_OVERDUE_SINCE = func.coalesce(DebtorRow.overdue_since, DebtorRow.due_date)
+
+
 class CaseConflict(StoreError):
     """A case changed owner after the view a move was decided on; nothing of the batch was stored."""
 
@@ -166,7 +170,7 @@ class CasesMixin:
         where = where or CaseFilter()
         today = today or self._clock().date()
         query = (select(DebtorRow.id, DebtorRow.name, DebtorRow.amount, DebtorRow.currency,
-                        DebtorRow.overdue_since, DebtorRow.score, CaseOwnerRow.agent_id, CaseOwnerRow.since,
+                        _OVERDUE_SINCE, DebtorRow.score, CaseOwnerRow.agent_id, CaseOwnerRow.since,
                         CaseOwnerRow.why, CaseOwnerRow.reason, CaseOwnerRow.version)
                  .outerjoin(CaseOwnerRow, CaseOwnerRow.debtor_id == DebtorRow.id)
                  .where(*_conditions(where, today)).order_by(DebtorRow.id))
@@ -176,6 +180,15 @@ class CasesMixin:
             query = query.offset(where.offset)
         with self._tx("read cases") as s:
             return [_case(r, today) for r in s.execute(query)]
+
+    def count_cases(self, where: CaseFilter | None = None, *, today: dt.date | None = None) -> int:
+        """How many cases match ``where`` (its limit and offset ignored), for paging."""
+        where = where or CaseFilter()
+        today = today or self._clock().date()
+        query = (select(func.count()).select_from(DebtorRow)
+                 .outerjoin(CaseOwnerRow, CaseOwnerRow.debtor_id == DebtorRow.id).where(*_conditions(where, today)))
+        with self._tx("count cases") as s:
+            return int(s.scalar(query) or 0)
 
     def get_case(self, case_id: str, *, today: dt.date | None = None) -> CaseRecord:
         """One case; AllocationRefused if there is no such debtor."""
@@ -474,7 +487,7 @@ def _execute_many(connection: Any, statement: Any, table: Any, now: dt.datetime,
 
 
 def _conditions(where: CaseFilter, today: dt.date) -> list[Any]:
-    since = DebtorRow.overdue_since
+    since = _OVERDUE_SINCE
     found: list[Any] = []
     if where.dpd_min is not None or where.dpd_max is not None:
         bounds: list[Any] = [since.is_not(None)]

@@ -21,7 +21,7 @@ def store(database_url: str) -> Store:
     with open_store(database_url, clock=lambda: NOW) as s:
         s.upsert_debtors([
             Debtor(id=f"D{i}", name=f"Name {i}", phone=f"+8210000000{i:02d}", amount=Decimal(100 * (i + 1)),
-                   due_date=TODAY - dt.timedelta(days=10 * i),
+                   due_date=TODAY - dt.timedelta(days=10 * i) if i != 3 else None,
                    overdue_since=TODAY - dt.timedelta(days=10 * i) if i != 3 else None,
                    score=float(i * 100) if i % 2 == 0 else None)
             for i in range(6)
@@ -103,6 +103,7 @@ def test_filters(store: Store) -> None:
     assert ids(owner="kim") == ["D4"]
     assert ids(unassigned=True) == ["D0", "D1", "D2", "D3", "D5"]
     assert ids(limit=2, offset=1) == ["D1", "D2"]
+    assert store.count_cases(CaseFilter(unassigned=True, limit=1)) == 5
     assert store.get_case("D4").dpd == 40
     assert store.get_case("D3").dpd is None
 

@@ -233,6 +233,8 @@ class CasesMixin:
         twice = [i for i, n in Counter(ids).items() if n > 1]
         if twice:
             raise AllocationRefused(f"case {twice[0]!r} is moved twice in one batch")
+        if not actor.strip() or len(actor) > 64:
+            raise AllocationRefused("the actor of a move must be 1 to 64 characters")
         for move in moves:
             if len(move.reason) > MAX_REASON or not move.reason.strip():
                 raise AllocationRefused(f"case {move.case_id!r}: a move needs a reason of 1 to {MAX_REASON} characters")

@@ -28,6 +28,11 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would move an
 Actor = Annotated[str | None, typer.Option("--actor", help="Who is recorded as doing it (default: cli:$USER).")]
 
 
+def register(app: typer.Typer) -> None:
+    app.add_typer(cases_app, name="cases")
+    app.add_typer(agents_app, name="agents")
+
+
 def _settings():
     from bot.cli import settings
 

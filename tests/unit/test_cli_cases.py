@@ -69,3 +69,7 @@ def test_allocate_show_and_refusals(tmp_path: Path) -> None:
     assert "C1" in ok("cases", "show", "--agent", "kim", cwd=tmp_path)
     out = ok("cases", "rules", "--dry-run", cwd=tmp_path)
     assert "nothing was stored" in out
+
+    usage = collbot("cases", "allocate", cwd=tmp_path, database=True)  # a usage error: no traceback
+    assert usage.returncode == 2 and "Missing option '--strategy'" in usage.stderr
+    assert "Traceback" not in usage.stderr

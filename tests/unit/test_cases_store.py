@@ -145,3 +145,19 @@ def test_two_supervisors_at_the_same_moment_one_wins(store: Store, database_url:
     winner = next(n for n, r in results.items() if r == "won")
     assert {store.get_case(c).reason for c in ("D1", "D2")} == {f"by {winner}"}
     assert len(store.case_history("D1")) == 1
+
+
+def test_a_selection_allocated_on_a_stale_page_is_refused(store: Store) -> None:
+    from bot.agents.allocation import Strategy
+    from bot.agents.service import plan_allocation
+    from bot.config import AllocationSettings
+
+    page = versions(store, "D1", "D2")  # what both supervisors' pages show
+    first = plan_allocation(store, AllocationSettings(), Strategy.MANUAL, CaseFilter(), agent_ids=["kim"], seen=page)
+    store.apply_moves(first.allocation.moves, actor="sup1")
+    second = plan_allocation(store, AllocationSettings(), Strategy.MANUAL, CaseFilter(), agent_ids=["lee"], seen=page)
+    with pytest.raises(CaseConflict, match="case 'D1' was changed by someone else"):
+        store.apply_moves(second.allocation.moves, actor="sup2")
+    assert {store.get_case(c).owner for c in ("D1", "D2")} == {"kim"}
+    with pytest.raises(AllocationRefused, match="no case 'D77'"):
+        plan_allocation(store, AllocationSettings(), Strategy.MANUAL, CaseFilter(), seen={"D77": 0})

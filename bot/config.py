@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import itertools
 import json
 import os
 import socket
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.errors import ConfigError
 from bot.phone import check_template
@@ -166,6 +167,25 @@ class ControllerSettings(_Section):
 
     def name(self) -> str:
         return self.id or socket.gethostname()[:64]
+class AllocationSettings(_Section):
+    dpd_buckets: list[int] = Field([0, 30, 60, 90, 180], min_length=1, description=(
+        "Where days-past-due buckets start, ascending; each runs to the next start (the last is open)."))
+    default_cap: int = Field(200, ge=0, description="Case cap of an agent added without --cap.")
+    unbind_days: int = Field(30, ge=0, description=(
+        "Daily rule: unbind a case nobody reached in this many days (0: off)."))
+    handover_days: int = Field(14, ge=0, description=(
+        "Daily rule: hand a case to another agent after this many days without a promise (0: off)."))
+    replenish_below: int = Field(0, ge=0, description=(
+        "Daily rule: top up an active agent who owns fewer cases than this (0: off)."))
+    replenish_to: int = Field(0, ge=0, description=(
+        "Top-ups fill to this many cases, within the cap (0: replenish_below)."))
+
+    @field_validator("dpd_buckets")
+    @classmethod
+    def _ascending(cls, value: list[int]) -> list[int]:
+        if value[0] < 0 or any(b <= a for a, b in itertools.pairwise(value)):
+            raise ValueError("bucket starts must be non-negative and strictly ascending")
+        return value
 
 
 class Settings(_Section):
@@ -184,6 +204,8 @@ class Settings(_Section):
     input: InputSettings = Field(default_factory=InputSettings, description="Files collbot reads.")
     controller: ControllerSettings = Field(default_factory=ControllerSettings,
                                            description="This controller among several sharing one database.")
+    allocation: AllocationSettings = Field(default_factory=AllocationSettings,
+                                           description="Case allocation to human collectors (docs/cases.md).")
 
     def asterisk_root(self) -> Path:
         """Host path of Asterisk's filesystem: the configured root or the sandbox's."""

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import calls, campaign, intake, results, sandbox, script, sim
+from bot.cli import calls, campaign, cases, intake, results, sandbox, script, sim
 from bot.cli.context import keep
 from bot.config import load_settings
 
@@ -39,3 +39,4 @@ app.add_typer(sim.app, name="sim")
 app.add_typer(script.app, name="script")
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(intake.payments_app, name="payments")
+cases.register(app)  # collbot cases ..., collbot agents ...

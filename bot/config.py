@@ -145,6 +145,20 @@ class LogSettings(_Section):
     file: Path | None = Field(None, description="Log file; empty: var/collbot.log.")
 
 
+class WebSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address `collbot web` binds to (loopback by default).")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port of the web desk.")
+    secret_key_file: Path = Field(Path("var/web-secret.key"),
+        description="File holding the key that signs session cookies and form tokens; created (0600) if missing.")
+    session_hours: float = Field(10.0, gt=0, le=720, description="A login lasts this long.")
+    secure_cookies: bool = Field(False,
+        description="Mark cookies Secure (only sent over HTTPS): set it when a TLS proxy fronts the desk.")
+    max_failed_logins: int = Field(5, ge=1, description="Failed logins in a row that lock an account.")
+    lockout_minutes: float = Field(15.0, gt=0, description="How long a locked account stays locked.")
+    disconnect_grace_s: float = Field(20.0, gt=0,
+        description="An agent whose desk lost its live connection this long is paused as 'disconnected'.")
+
+
 class Settings(_Section):
     """The whole configuration of one collbot process."""
 
@@ -158,6 +172,7 @@ class Settings(_Section):
     tts: TtsSettings = Field(default_factory=TtsSettings, description="Speech synthesis (espeak-ng via pyttsx3).")
     listen: ListenSettings = Field(default_factory=ListenSettings, description="Turn taking while listening.")
     log: LogSettings = Field(default_factory=LogSettings, description="Logging.")
+    web: WebSettings = Field(default_factory=WebSettings, description="The web desk (`collbot web`).")
 
     def asterisk_root(self) -> Path:
         """Host path of Asterisk's filesystem: the configured root or the sandbox's."""

@@ -22,6 +22,7 @@ from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
 from bot.errors import PhoneNumberError, StoreError
 from bot.phone import is_e164, mask
 from bot.store.definitions import DefinitionsMixin
+from bot.store.desk import DeskMixin
 from bot.store.engine import create_store_engine, migrate, reason
 from bot.store.ledger import CampaignAttemptRow, ClaimRefused, LedgerMixin, history_in
 from bot.store.models import AttemptRow, DebtorRow, EventRow
@@ -51,7 +52,7 @@ def open_store(url: str, *, clock: Clock = utc_now) -> Store:
     return Store(engine, clock=clock)
 
 
-class Store(LedgerMixin, DefinitionsMixin, PaymentsMixin):
+class Store(LedgerMixin, DefinitionsMixin, PaymentsMixin, DeskMixin):
     """Debtors, call attempts and their events."""
 
     def __init__(self, engine: Engine, *, clock: Clock = utc_now):

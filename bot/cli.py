@@ -310,6 +310,15 @@ def _register_results_commands() -> None:
 _register_results_commands()
 
 
+def _register_web_commands() -> None:
+    from bot.cli_web import web_app
+
+    app.add_typer(web_app, name="web")
+
+
+_register_web_commands()
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)

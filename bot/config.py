@@ -157,6 +157,8 @@ class WebSettings(_Section):
     lockout_minutes: float = Field(15.0, gt=0, description="How long a locked account stays locked.")
     disconnect_grace_s: float = Field(20.0, gt=0,
         description="An agent whose desk lost its live connection this long is paused as 'disconnected'.")
+    timezone: str = Field("Asia/Seoul",
+        description="IANA time zone the desk shows times in and judges promise dates by.")
 
 
 class Settings(_Section):

@@ -64,6 +64,8 @@ class Debtor:
     timezone: str | None = None  # IANA name; None: guessed from the number
     alt_phone: str | None = None  # a second E.164 number
     tags: tuple[str, ...] = ()
+    overdue_since: dt.date | None = None  # the day days-past-due counts from; None: unknown
+    score: float | None = None  # the lender's model score, 0-1000, higher: more likely to pay
 
 
 @dataclass(frozen=True, slots=True)

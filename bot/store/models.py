@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -56,6 +57,8 @@ class DebtorRow(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name
     alt_phone: Mapped[str | None] = mapped_column(String(16))
     tags: Mapped[list[str]] = mapped_column(JsonData, server_default=text("'[]'"))
+    overdue_since: Mapped[dt.date | None]  # days past due count from here (see bot/agents)
+    score: Mapped[float | None] = mapped_column(Float)
 
 
 class AttemptRow(Base):

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
 from bot.errors import PhoneNumberError, StoreError
 from bot.phone import is_e164, mask
+from bot.store.cases import CasesMixin
 from bot.store.definitions import DefinitionsMixin
 from bot.store.desk import DeskMixin
 from bot.store.engine import create_store_engine, migrate, reason
@@ -52,7 +53,7 @@ def open_store(url: str, *, clock: Clock = utc_now) -> Store:
     return Store(engine, clock=clock)
 
 
-class Store(LedgerMixin, DefinitionsMixin, PaymentsMixin, DeskMixin):
+class Store(LedgerMixin, DefinitionsMixin, PaymentsMixin, CasesMixin, DeskMixin):
     """Debtors, call attempts and their events."""
 
     def __init__(self, engine: Engine, *, clock: Clock = utc_now):
@@ -281,6 +282,7 @@ def _debtor_values(debtor: Debtor, now: dt.datetime) -> dict[str, Any]:
         "currency": debtor.currency, "due_date": debtor.due_date, "language": debtor.language,
         "extra": dict(debtor.extra), "timezone": debtor.timezone, "alt_phone": debtor.alt_phone,
         "tags": list(debtor.tags), "created_at": now, "updated_at": now,
+        "overdue_since": debtor.overdue_since, "score": debtor.score,
     }
 
 
@@ -363,4 +365,5 @@ __all__ = ["ACTIVE", "AttemptRecord", "AttemptState", "ClaimRefused", "OutcomeRo
 def _debtor(row: DebtorRow) -> Debtor:
     return Debtor(id=row.id, name=row.name, phone=row.phone, amount=row.amount, currency=row.currency,
                   due_date=row.due_date, language=row.language, extra=dict(row.extra), timezone=row.timezone,
-                  alt_phone=row.alt_phone, tags=tuple(row.tags or ()))
+                  alt_phone=row.alt_phone, tags=tuple(row.tags or ()), overdue_since=row.overdue_since,
+                  score=row.score)

@@ -1,0 +1,1 @@
+"""Human collectors: agents, case ownership and allocation policy (pure), preview dialing."""

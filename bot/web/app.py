@@ -22,9 +22,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.config import WebSettings
 from bot.errors import ConfigError
 from bot.store.repo import Store
-from bot.web import routes_auth, routes_cases, routes_desk, routes_team
+from bot.web import routes_alloc, routes_auth, routes_cases, routes_desk, routes_team
 from bot.web.auth import Denied, Tokens
-from bot.web.context import HERE, CaseSource, NoAllocation, WebContext
+from bot.web.context import HERE, CaseSource, StoreCases, WebContext
 from bot.web.live import Desk
 
 SECURITY_HEADERS = [
@@ -36,7 +36,9 @@ SECURITY_HEADERS = [
 ]
 # Later features (allocation, the dashboard, QA) add their routes and menu entries here.
 EXTRA_ROUTES: list[Callable[[], list[object]]] = []
-EXTRA_NAV: list[tuple[str, str, tuple[str, ...]]] = []  # (path, label, roles that see it)
+EXTRA_NAV: list[tuple[str, str, tuple[str, ...]]] = [  # (path, label, roles that see it)
+    ("/allocate", "Allocate", ("supervisor", "admin")),
+]
 
 
 def create_app(settings: WebSettings, store: Store, *, cases: CaseSource | None = None,
@@ -45,7 +47,7 @@ def create_app(settings: WebSettings, store: Store, *, cases: CaseSource | None 
     lifetime = int(settings.session_hours * 3600)
     desk = Desk(store, grace_s=settings.disconnect_grace_s)
     ctx = WebContext(settings=settings, store=store, desk=desk, tokens=Tokens(secret, lifetime),
-                     cases=cases or NoAllocation())
+                     cases=cases or StoreCases())
     if clock is not None:
         ctx.clock = clock
     ctx.templates.env.globals["NAV_EXTRA"] = list(EXTRA_NAV)
@@ -58,7 +60,7 @@ def create_app(settings: WebSettings, store: Store, *, cases: CaseSource | None 
         finally:
             desk.stop()
 
-    routes = [*routes_auth.routes, *routes_desk.routes, *routes_cases.routes, *routes_team.routes]
+    routes = [*routes_auth.routes, *routes_desk.routes, *routes_cases.routes, *routes_team.routes, *routes_alloc.routes]
     for extra in EXTRA_ROUTES:
         routes += extra()  # type: ignore[arg-type]
     routes.append(Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"))

@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from bot.config import WebSettings
+from bot.errors import CollbotError
 from bot.phone import mask
 from bot.store.repo import Store
 from bot.web.agent_state import LABELS, PAUSE_REASONS
@@ -30,14 +31,20 @@ class CaseSource(Protocol):
     def cases_of(self, store: Store, agent: str) -> list[str]: ...
 
 
-class NoAllocation:
-    """Until case allocation is wired in: no case has an owner."""
+class StoreCases:
+    """Case ownership from the store's case allocation tables (``bot.store.cases``)."""
 
     def owner(self, store: Store, debtor_id: str) -> str | None:
-        return None
+        try:
+            return store.get_case(debtor_id).owner
+        except CollbotError:  # no such case
+            return None
 
     def cases_of(self, store: Store, agent: str) -> list[str]:
-        return []
+        try:
+            return [c.id for c in store.cases_of(agent)]
+        except CollbotError:  # a desk user who is not (yet) an allocation agent owns nothing
+            return []
 
 
 @dataclass
@@ -46,7 +53,7 @@ class WebContext:
     store: Store
     desk: Desk
     tokens: Tokens
-    cases: CaseSource = field(default_factory=NoAllocation)
+    cases: CaseSource = field(default_factory=StoreCases)
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
 

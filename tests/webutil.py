@@ -21,7 +21,8 @@ def add_users(store: Store, **roles: str) -> None:
 
 def add_debtor(store: Store, debtor_id: str, name: str = "김민수", phone: str = "+821012345678",
                amount: str = "350000") -> Debtor:
-    debtor = Debtor(id=debtor_id, name=name, phone=phone, amount=Decimal(amount), due_date=dt.date(2026, 10, 1))
+    debtor = Debtor(id=debtor_id, name=name, phone=phone, amount=Decimal(amount), due_date=dt.date(2026, 10, 1),
+                    overdue_since=dt.date(2026, 10, 2))
     store.upsert_debtor(debtor)
     return debtor
 

@@ -69,6 +69,12 @@ class CaseHistory:
     promises: dict[str, int]  # kept / broken / pending counts
 
 
+def days_past_due(debtor: Debtor, today: dt.date) -> int | None:
+    """As case allocation counts it (from ``overdue_since``), else from the due date."""
+    since = debtor.overdue_since or debtor.due_date
+    return None if since is None else max(0, (today - since).days)
+
+
 def case_history(store: Store, debtor: Debtor, *, now: dt.datetime, zone: ZoneInfo) -> CaseHistory:
     """Every call with its outcome and the turns heard, promises kept or broken, payments."""
     payments = store.payments_of(debtor.id)
@@ -97,5 +103,5 @@ def case_history(store: Store, debtor: Debtor, *, now: dt.datetime, zone: ZoneIn
                              promise=promise, promise_state=state))
     return CaseHistory(
         debtor=debtor, phone_masked=mask(debtor.phone),
-        days_overdue=(today - debtor.due_date).days if debtor.due_date else None,
+        days_overdue=days_past_due(debtor, today),
         calls=calls, payments=payments, paid=sum((p.amount for p in payments), Decimal(0)), promises=counts)

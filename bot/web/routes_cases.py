@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.web.auth import ROLES, requires
-from bot.web.cases import case_history, open_case
+from bot.web.cases import case_history, days_past_due, open_case
 from bot.web.context import WebContext
 
 LIST_LIMIT = 500
@@ -25,8 +25,9 @@ def case_list(request: Request) -> Response:
         debtors = ctx.store.debtors_page(limit=LIST_LIMIT)
     owners = {d.id: ctx.cases.owner(ctx.store, d.id) for d in debtors}
     ctx.store.audit(user.name, "view", "cases", {"count": len(debtors)})
+    today = ctx.clock().astimezone(ctx.zone).date()
     return ctx.render(request, "cases.html", debtors=debtors, owners=owners, limit=LIST_LIMIT,
-                      today=ctx.clock().astimezone(ctx.zone).date())
+                      dpd={d.id: days_past_due(d, today) for d in debtors})
 
 
 @requires(*ROLES)

@@ -7,14 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from bot.config import WebSettings
-from bot.errors import CollbotError
+from bot.errors import CollbotError, ConfigError
 from bot.phone import mask
 from bot.store.repo import Store
 from bot.web.agent_state import LABELS, PAUSE_REASONS
@@ -58,7 +58,10 @@ class WebContext:
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
 
     def __post_init__(self) -> None:
-        self.zone = ZoneInfo(self.settings.timezone)
+        try:
+            self.zone = ZoneInfo(self.settings.timezone)
+        except (ValueError, OSError, ZoneInfoNotFoundError):
+            raise ConfigError(f"web.timezone: unknown time zone {self.settings.timezone!r}") from None
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         env = self.templates.env
         env.filters["local"] = self.local_time

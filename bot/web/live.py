@@ -75,7 +75,26 @@ class Desk:
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
+        """Begin serving; agents left ready or on a call by a previous server are paused as
+        disconnected unless their desk reconnects within the grace period."""
         self._loop = asyncio.get_running_loop()
+        started = time.monotonic()
+
+        def sweep() -> None:
+            self._timers.discard(timer)
+            if self._closing.is_set():
+                return
+            task = asyncio.ensure_future(run_in_threadpool(self._sweep, started))
+            task.add_done_callback(_log_failure)
+
+        timer = self._loop.call_later(self.grace_s, sweep)
+        self._timers.add(timer)
+
+    def _sweep(self, started: float) -> None:
+        for state in self.store.agent_states():
+            if state.state in ("ready", "on_call", "wrap_up") and not self.connected(state.agent) \
+                    and self._dropped_at.get(state.agent, 0.0) < started:
+                self._pause_disconnected(state.agent)
 
     def stop(self) -> None:
         self._closing.set()

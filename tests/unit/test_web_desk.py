@@ -202,6 +202,41 @@ async def test_a_desk_that_comes_back_in_time_stays_as_it_was(store: Store) -> N
     desk.stop()
 
 
+async def test_agents_left_ready_by_a_previous_server_are_paused_unless_they_reconnect(store: Store) -> None:
+    store.set_agent_state("ann", "ready")
+    store.set_agent_state("bob", "on_call")
+    store.set_agent_state("sue", "paused", "lunch")
+    desk = Desk(store, grace_s=0.3, poll_s=0.05)
+    desk.start()
+    left = asyncio.Event()
+
+    async def gone() -> bool:
+        return left.is_set()
+
+    async def read() -> None:
+        async for _ in desk.events("bob", 0, gone):
+            pass
+
+    task = asyncio.create_task(read())  # bob's desk comes back in time
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if store.agent_state("ann").state == "paused":
+            break
+    assert (store.agent_state("ann").state, store.agent_state("ann").reason) == ("paused", "disconnected")
+    assert store.agent_state("bob").state == "on_call"
+    assert (store.agent_state("sue").state, store.agent_state("sue").reason) == ("paused", "lunch")
+    left.set()
+    await task
+    desk.stop()
+
+
+def test_an_unknown_display_zone_is_one_clear_error(store: Store, tmp_path: Path) -> None:
+    from bot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"web\.timezone"):
+        create_app(WebSettings(secret_key_file=tmp_path / "k", timezone="Mars/Olympus"), store)
+
+
 def allocation_setup(store: Store) -> None:
     for i in range(2, 7):
         add_debtor(store, f"D{i}", phone=f"+8210123456{i:02d}")

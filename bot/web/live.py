@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -50,8 +51,10 @@ def pop_screen(store: Store, agent: str, summary: CallSummary) -> int:
 class Desk:
     """The web process's hub: pushes, open streams, and the disconnect grace period."""
 
-    def __init__(self, store: Store, *, grace_s: float, poll_s: float = POLL_S):
+    def __init__(self, store: Store, *, grace_s: float, poll_s: float = POLL_S,
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)):
         self.store = store
+        self.clock = clock
         self.grace_s = grace_s
         self.poll_s = poll_s
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -78,7 +81,7 @@ class Desk:
         """Begin serving; agents left ready or on a call by a previous server are paused as
         disconnected unless their desk reconnects within the grace period."""
         self._loop = asyncio.get_running_loop()
-        started = time.monotonic()
+        started = self.clock()
 
         def sweep() -> None:
             self._timers.discard(timer)
@@ -90,11 +93,12 @@ class Desk:
         timer = self._loop.call_later(self.grace_s, sweep)
         self._timers.add(timer)
 
-    def _sweep(self, started: float) -> None:
+    def _sweep(self, started: dt.datetime) -> None:
         for state in self.store.agent_states():
-            if state.state in ("ready", "on_call", "wrap_up") and not self.connected(state.agent) \
-                    and self._dropped_at.get(state.agent, 0.0) < started:
-                self._pause_disconnected(state.agent)
+            # a state set since this server started was set by a desk that is (or was) connected
+            if state.state in ("ready", "on_call", "wrap_up") and state.since <= started \
+                    and not self.connected(state.agent):
+                self._pause_disconnected(state.agent, only_since=started)
 
     def stop(self) -> None:
         self._closing.set()
@@ -155,7 +159,9 @@ class Desk:
         timer = self._loop.call_later(self.grace_s, check)
         self._timers.add(timer)
 
-    def _pause_disconnected(self, agent: str) -> None:
+    def _pause_disconnected(self, agent: str, only_since: dt.datetime | None = None) -> None:
+        if only_since is not None and self.store.agent_state(agent).since > only_since:
+            return
         changed = self.store.set_agent_state(agent, "paused", "disconnected",
                                              only_from=("ready", "on_call", "wrap_up"))
         if changed is not None:

@@ -210,9 +210,11 @@ class DeskMixin:
         with self._tx("use a form token") as s:
             s.execute(delete(WebNonceRow).where(WebNonceRow.used_at < now - keep))
             dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
-            done = s.execute(dialect.insert(WebNonceRow.__table__).values(nonce=nonce, used_at=now)
-                             .on_conflict_do_nothing(index_elements=["nonce"]))
-            return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+            table = WebNonceRow.__table__
+            inserted = s.connection().execute(dialect.insert(table).values(nonce=nonce, used_at=now)
+                                              .on_conflict_do_nothing(index_elements=["nonce"])
+                                              .returning(table.c.nonce)).scalar()
+            return inserted is not None
 
     # --- audit -------------------------------------------------------------------------------
     def audit(self, user: str | None, action: str, target: str, detail: dict[str, Any] | None = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -190,3 +191,22 @@ def test_sessions_expire(tmp_path: Path) -> None:
         assert store.web_session_user(sid) is not None
         now[0] += dt.timedelta(hours=1, seconds=1)
         assert store.web_session_user(sid) is None
+
+
+def test_debtor_data_is_escaped_in_pages_and_live_events(client: TestClient, store: Store) -> None:
+    hostile = '<img src=x onerror="alert(1)">'
+    add_debtor(store, "D9", name=hostile)
+    from bot.web.live import pop_screen
+    from bot.web.summary import summary_of
+
+    pop_screen(store, "ann", summary_of(store, robot_call(store, "D9"), reason="<script>alert(2)</script>"))
+    login(client, "ann")
+    for text in (client.get("/desk").text, client.get("/cases/D9").text):
+        assert hostile not in text and "&lt;img src=x" in text
+        assert "<script>alert" not in text
+    with client.stream("GET", "/desk/events", headers={"Last-Event-ID": "0"}) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                html = json.loads(line[5:])["html"]
+                break
+    assert hostile not in html and "&lt;script&gt;alert(2)" in html

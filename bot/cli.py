@@ -308,6 +308,8 @@ def _register_results_commands() -> None:
 
 
 _register_results_commands()
+app.add_typer(__import__("bot.cli_cases").cli_cases.cases_app, name="cases")
+app.add_typer(__import__("bot.cli_cases").cli_cases.agents_app, name="agents")
 
 
 def _register_web_commands() -> None:

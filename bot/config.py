@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import itertools
 import json
 import os
 import typing
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.errors import ConfigError
 from bot.phone import check_template
@@ -161,6 +162,27 @@ class WebSettings(_Section):
         description="IANA time zone the desk shows times in and judges promise dates by.")
 
 
+class AllocationSettings(_Section):
+    dpd_buckets: list[int] = Field([0, 30, 60, 90, 180], min_length=1, description=(
+        "Where days-past-due buckets start, ascending; each runs to the next start (the last is open)."))
+    default_cap: int = Field(200, ge=0, description="Case cap of an agent added without --cap.")
+    unbind_days: int = Field(30, ge=0, description=(
+        "Daily rule: unbind a case nobody reached in this many days (0: off)."))
+    handover_days: int = Field(14, ge=0, description=(
+        "Daily rule: hand a case to another agent after this many days without a promise (0: off)."))
+    replenish_below: int = Field(0, ge=0, description=(
+        "Daily rule: top up an active agent who owns fewer cases than this (0: off)."))
+    replenish_to: int = Field(0, ge=0, description=(
+        "Top-ups fill to this many cases, within the cap (0: replenish_below)."))
+
+    @field_validator("dpd_buckets")
+    @classmethod
+    def _ascending(cls, value: list[int]) -> list[int]:
+        if value[0] < 0 or any(b <= a for a, b in itertools.pairwise(value)):
+            raise ValueError("bucket starts must be non-negative and strictly ascending")
+        return value
+
+
 class Settings(_Section):
     """The whole configuration of one collbot process."""
 
@@ -175,6 +197,8 @@ class Settings(_Section):
     listen: ListenSettings = Field(default_factory=ListenSettings, description="Turn taking while listening.")
     log: LogSettings = Field(default_factory=LogSettings, description="Logging.")
     web: WebSettings = Field(default_factory=WebSettings, description="The web desk (`collbot web`).")
+    allocation: AllocationSettings = Field(default_factory=AllocationSettings,
+                                           description="Case allocation to human collectors (docs/cases.md).")
 
     def asterisk_root(self) -> Path:
         """Host path of Asterisk's filesystem: the configured root or the sandbox's."""

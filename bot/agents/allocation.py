@@ -142,3 +142,9 @@ def _even_amount(order: Sequence[Bucket | None], groups: dict[Bucket | None, lis
 
 def _score(case: CaseRecord) -> str:
     return "none" if case.score is None else f"{case.score:g}"
+
+
+def buckets_from_starts(starts: Sequence[int]) -> tuple[Bucket, ...]:
+    """(0, 30, 60) -> 0-29, 30-59, 60+ (the form the settings use)."""
+    ends: list[int | None] = [s - 1 for s in starts[1:]]
+    return tuple(zip(starts, [*ends, None], strict=True))

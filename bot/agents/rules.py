@@ -6,9 +6,12 @@ retain     a promise to pay is pending: the case stays with its agent, whatever 
 unbind     its agent is inactive, or nobody reached the debtor in ``unbind_days`` days (counted
            from the last conversation, or from when the agent got the case if that is later):
            the case goes back to the unassigned pool.
-hand-over  the agent has had the case ``handover_days`` days without a promise: it goes to the
+hand-over  ``handover_days`` days without a promise (since the agent got the case or since the
+           last promise, whichever is later; a kept or broken promise counts): it goes to the
            active agent with the most room (then the fewest cases, then id), never back to them.
 keep       none of these.
+
+Days are counted as UTC calendar dates.
 
 Then **replenish**: every active agent left with fewer than ``replenish_below`` cases is topped
 up to ``replenish_to`` (never past their cap) from the unassigned pool, highest score first.
@@ -20,6 +23,7 @@ Moved cases start a new ownership (``since`` = now), so a second run the same da
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -75,14 +79,17 @@ def run_rules(cases: Sequence[CaseRecord], activity: Mapping[str, Activity], age
     current = list(cases)
     for _ in range(len(cases) + 1):
         moved = []
-        for decision in _run_once(current, activity, agents, settings, now):
+        decisions = _run_once(current, activity, agents, settings, now)
+        for decision in decisions:
             before = final.get(decision.case_id)
             if before is not None and (before.move is not None or decision.move is None):
                 continue
             final[decision.case_id] = decision
             if decision.move is not None:
                 moved.append(decision.move)
-        if not moved:
+        # Only a hand-over refused for want of room can change on another pass (the moves of this
+        # pass may have made room); without one, another pass would move nothing.
+        if not moved or not any(d.rule == "keep" and d.reason.startswith("hand-over") for d in decisions):
             break
         current = apply_moves(current, moved, now=now)
     return [final[i] for i in sorted(final)]
@@ -108,8 +115,9 @@ def _run_once(cases: Sequence[CaseRecord], activity: Mapping[str, Activity], age
             count[case.owner or ""] -= 1
             unbound.add(case.id)
         decisions.append(decision)
+    rooms = _Rooms(agents, count)
     for case in handovers:
-        decisions.append(_hand_over(case, agents, count, settings))
+        decisions.append(_hand_over(case, rooms, settings))
     # A case a rule unbound rests until the next day before it is handed out again.
     pool = [c for c in cases if c.owner is None and not (c.why is Why.RULE and c.since and _days(c.since, now) < 1)
             and c.id not in unbound]
@@ -133,9 +141,9 @@ def _owned(case: CaseRecord, seen: Activity, agent: AgentRecord | None, settings
             return _unbind(case, f"unbind: no contact in {quiet} days ({what} {reference.date()}; "
                                  f"limit {settings.unbind_days})")
     if settings.handover_days > 0:
-        promised = seen.last_promise is not None and seen.last_promise >= since
-        held = _days(since, now)
-        if not promised and held >= settings.handover_days:
+        # days without a promise: since the last one made while the agent had the case, else since they got it
+        held = _days(max(seen.last_promise or since, since), now)
+        if held >= settings.handover_days:
             return Decision(case.id, "hand-over", f"hand-over: {held} days with {owner!r} without a promise "
                                                   f"(limit {settings.handover_days})")
     return Decision(case.id, "keep", "keep: no rule applies")
@@ -145,18 +153,57 @@ def _unbind(case: CaseRecord, reason: str) -> Decision:
     return Decision(case.id, "unbind", reason, Move(case.id, case.owner, None, Why.RULE, reason, case.version))
 
 
-def _hand_over(case: CaseRecord, agents: Sequence[AgentRecord], count: dict[str, int],
-               settings: RuleSettings) -> Decision:
+class _Rooms:
+    """Active agents by most room, then fewest cases, then id: a heap whose stale entries are skipped."""
+
+    def __init__(self, agents: Sequence[AgentRecord], count: dict[str, int]):
+        self._cap = {a.id: a.cap for a in agents if a.active}
+        self._count = count
+        self._heap = [self._entry(a) for a in self._cap]
+        heapq.heapify(self._heap)
+
+    def _entry(self, agent: str) -> tuple[int, int, str]:
+        have = self._count.get(agent, 0)
+        return -(self._cap[agent] - have), have, agent
+
+    def best(self, exclude: str) -> str | None:
+        """The agent with the most room other than ``exclude``; None when nobody else has room."""
+        aside = None
+        found = None
+        while self._heap:
+            entry = heapq.heappop(self._heap)
+            if entry != self._entry(entry[2]):
+                continue  # stale: a newer entry for this agent is in the heap
+            if entry[0] >= 0:
+                heapq.heappush(self._heap, entry)
+                break
+            if entry[2] == exclude:
+                aside = entry
+                continue
+            found = entry[2]
+            heapq.heappush(self._heap, entry)
+            break
+        if aside is not None:
+            heapq.heappush(self._heap, aside)
+        return found
+
+    def move(self, from_agent: str, to_agent: str) -> None:
+        self._count[from_agent] -= 1
+        self._count[to_agent] = self._count.get(to_agent, 0) + 1
+        for agent in (from_agent, to_agent):
+            if agent in self._cap:
+                heapq.heappush(self._heap, self._entry(agent))
+
+
+def _hand_over(case: CaseRecord, rooms: _Rooms, settings: RuleSettings) -> Decision:
     owner = case.owner or ""
-    candidates = [a for a in agents if a.active and a.id != owner and count.get(a.id, 0) < a.cap]
     base = (f"hand-over: {settings.handover_days}+ days with {owner!r} without a promise")
-    if not candidates:
+    target = rooms.best(exclude=owner)
+    if target is None:
         return Decision(case.id, "keep", f"{base}, but no other active agent has room: kept")
-    target = min(candidates, key=lambda a: (-(a.cap - count.get(a.id, 0)), count.get(a.id, 0), a.id))
-    count[owner] -= 1
-    count[target.id] = count.get(target.id, 0) + 1
-    reason = f"{base}: to {target.id!r} (most room)"
-    return Decision(case.id, "hand-over", reason, Move(case.id, owner, target.id, Why.RULE, reason, case.version))
+    rooms.move(owner, target)
+    reason = f"{base}: to {target!r} (most room)"
+    return Decision(case.id, "hand-over", reason, Move(case.id, owner, target, Why.RULE, reason, case.version))
 
 
 def _replenish(pool: Sequence[CaseRecord], agents: Sequence[AgentRecord], count: dict[str, int],
@@ -165,25 +212,20 @@ def _replenish(pool: Sequence[CaseRecord], agents: Sequence[AgentRecord], count:
         return []
     target = max(settings.replenish_to, settings.replenish_below)
     ranked = sorted(pool, key=lambda c: (c.score is None, -(c.score or 0.0), -c.amount, c.id))
-    taken: set[str] = set()
+    next_case = 0  # every agent takes the best cases left, so the taken ones are a prefix
     decisions: list[Decision] = []
     for agent in sorted(agents, key=lambda a: a.id):
         have = count.get(agent.id, 0)
         if not agent.active or have >= settings.replenish_below:
             continue
-        want = min(target, agent.cap) - have
-        for case in ranked:
-            if want <= 0:
-                break
-            if case.id in taken:
-                continue
-            taken.add(case.id)
-            want -= 1
-            reason = (f"replenish: {agent.id!r} had {have} cases, under {settings.replenish_below}; "
-                      f"topped up to {min(target, agent.cap)} (highest score first)")
-            decisions.append(Decision(case.id, "replenish", reason,
-                                      Move(case.id, None, agent.id, Why.RULE, reason, case.version)))
-        count[agent.id] = have + sum(1 for d in decisions if d.move and d.move.to_agent == agent.id)
+        fill = min(target, agent.cap)
+        reason = (f"replenish: {agent.id!r} had {have} cases, under {settings.replenish_below}; "
+                  f"topped up to {fill} (highest score first)")
+        given = ranked[next_case:next_case + max(0, fill - have)]
+        next_case += len(given)
+        decisions.extend(Decision(c.id, "replenish", reason, Move(c.id, None, agent.id, Why.RULE, reason, c.version))
+                         for c in given)
+        count[agent.id] = have + len(given)
     return decisions
 
 

@@ -25,6 +25,9 @@ Row rules
     A broken record that spans several lines rejects its first line only; the lines after
     it are read again, so one stray quote cannot swallow the rows that follow.
 Re-importing a file updates debtors by id, replacing every field (extras and tags too).
+Optional ``dpd`` (days past due on the day of the import, a whole number 0-36500) and ``score``
+(the lender's model score, a number 0-1000, higher: more likely to pay). Without a dpd, days
+past due count from the due date; without a score, the case sorts last by score.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import datetime as dt
 import io
 import multiprocessing
 import os
@@ -102,13 +106,16 @@ def check_header(path: Path) -> list[str]:
 
 def import_debtors(path: Path, store: Store, dial: DialSettings, *, rejects: Path | None = None,
                    progress: Progress | None = None, batch_rows: int = BATCH_ROWS,
-                   workers: int | None = None) -> ImportReport:
+                   workers: int | None = None, today: dt.date | None = None) -> ImportReport:
     """Import (insert or update by id) every valid row of ``path``; rejected rows go to ``rejects``.
+
+    ``today`` (default: the UTC date now) is the day a ``dpd`` column counts from.
 
     ``workers``: processes that check rows (0: none, this process checks them; default: one per
     core, up to ``MAX_WORKERS``, for files over ``POOL_MIN_BYTES``).
     """
     path = Path(path)
+    today = today or dt.datetime.now(dt.UTC).date()
     rejects_path = Path(rejects) if rejects is not None else default_rejects_path(path)
     if rejects_path.resolve() == path.resolve():
         raise ConfigError("the rejects file would overwrite the file being imported", path=str(path))
@@ -166,7 +173,7 @@ def import_debtors(path: Path, store: Store, dial: DialSettings, *, rejects: Pat
                     if fields is None or problems:
                         out.add(record.line, "; ".join(problems), record.cells or [])
                     else:
-                        batch.append(debtor(fields))
+                        batch.append(debtor(fields, today))
                         if len(batch) >= batch_rows:
                             flush(record.line)
             if batch:

@@ -22,25 +22,32 @@ from bot.errors import PhoneNumberError
 from bot.phone import normalize
 
 REQUIRED = ("id", "name", "phone", "amount", "currency", "due_date")
-OPTIONAL = ("timezone", "language", "alt_phone", "tags")
+OPTIONAL = ("timezone", "language", "alt_phone", "tags", "dpd", "score")
 LANGUAGES = ("ko", "zh", "en")
 DEFAULT_LANGUAGE = "ko"
 MAX_AMOUNT = Decimal("999999999999.99")  # what the store's Numeric(14, 2) holds
 MAX_TAGS, MAX_TAG = 20, 40
+MAX_DPD = 36500  # a hundred years
+MAX_SCORE = 1000
 
 T = TypeVar("T")
-Fields = tuple[str, str, str, str, str, int, str, dict[str, str], str | None, str | None, tuple[str, ...]]
+Fields = tuple[str, str, str, str, str, int, str, dict[str, str], str | None, str | None, tuple[str, ...],
+               int | None, float | None]
 """A valid row as plain values: id, name, phone, amount, currency, due date ordinal, language,
-extra, timezone, alt_phone, tags."""
+extra, timezone, alt_phone, tags, dpd, score."""
 Checked = tuple[str | None, Fields | None, list[str]]
 """(the row's id if it is a valid id, its fields if the row is valid, the reasons it is not)."""
 
 
-def debtor(fields: Fields) -> Debtor:
-    ident, name, phone, amount, currency, due, language, extra, zone, alt_phone, tags = fields
+def debtor(fields: Fields, today: dt.date) -> Debtor:
+    """The Debtor of a valid row imported on ``today``: days past due count from ``today - dpd``
+    when the row gives a dpd, else from the due date."""
+    ident, name, phone, amount, currency, due, language, extra, zone, alt_phone, tags, dpd, score = fields
+    due_date = dt.date.fromordinal(due)
+    overdue_since = today - dt.timedelta(days=dpd) if dpd is not None else due_date
     return Debtor(id=ident, name=name, phone=phone, amount=Decimal(amount), currency=currency,
-                  due_date=dt.date.fromordinal(due), language=language, extra=extra, timezone=zone,
-                  alt_phone=alt_phone, tags=tags)
+                  due_date=due_date, language=language, extra=extra, timezone=zone,
+                  alt_phone=alt_phone, tags=tags, overdue_since=overdue_since, score=score)
 
 
 # --- Worker processes ---------------------------------------------------------------------------
@@ -117,12 +124,13 @@ class RowChecker:
         alt_phone = value(lambda v: self._phone(v, "alt_phone") if v else None, "alt_phone")
         amount, currency, due = value(_amount, "amount"), value(_currency, "currency"), value(_date, "due_date")
         zone, language, tags = value(_zone, "timezone"), value(_language, "language"), value(_tags, "tags")
+        dpd, score = value(_dpd, "dpd"), value(_score, "score")
         if problems:
             return ident, None, problems
         assert ident and name and phone and amount and currency and due and language and tags is not None
         extra = {key: cells[i].strip() for key, i in self._extras}
         return ident, (ident, name, phone, str(amount), currency, due.toordinal(), language, extra, zone,
-                       alt_phone, tags), []
+                       alt_phone, tags, dpd, score), []
 
     def _phone(self, raw: str, column: str = "phone") -> str:
         if not raw:
@@ -231,3 +239,26 @@ def _tags(raw: str) -> tuple[str, ...]:
     return tags
 
 
+def _dpd(raw: str) -> int | None:
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit():
+        raise _Bad(f"dpd{_shown(raw)} is not a whole number of days past due (0 or more)")
+    days = int(raw)
+    if days > MAX_DPD:
+        raise _Bad(f"dpd {days} is more than {MAX_DPD} days")
+    return days
+
+
+_SCORE = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
+
+
+def _score(raw: str) -> float | None:
+    if not raw:
+        return None
+    if not _SCORE.fullmatch(raw):
+        raise _Bad(f"score{_shown(raw)} is not a number from 0 to {MAX_SCORE} (write e.g. 0.82 or 640)")
+    score = float(raw)
+    if score > MAX_SCORE:
+        raise _Bad(f"score{_shown(raw)} is above {MAX_SCORE}")
+    return score

@@ -4,7 +4,8 @@ A case is a debtor's debt. ``case_owners`` holds at most one row per debtor (its
 so a case has exactly one owner or none by construction. Each row carries a ``version``,
 bumped by every change: a move names the version it was decided on, and a move whose case has
 changed since is refused (``CaseConflict``) with the whole batch, so two supervisors
-allocating the same case at the same moment cannot both win. Caps are checked in the same
+allocating the same case at the same moment cannot both win (the debtors' rows are locked
+first, so the second one reads the first one's result). Caps are checked in the same
 transaction, with the agents' rows locked (FOR UPDATE on PostgreSQL; SQLite serializes
 write transactions), so concurrent batches cannot together overfill an agent.
 """
@@ -246,9 +247,9 @@ class CasesMixin:
             debtors = {i: (a, p, z) for i, a, p, z in s.execute(
                 select(DebtorRow.id, DebtorRow.amount, DebtorRow.phone, DebtorRow.timezone)
                 .where(DebtorRow.id.in_(owned)))}
-            last = dict(s.execute(select(AttemptRow.debtor_id, func.max(when))
-                                  .where(AttemptRow.debtor_id.in_(owned), AttemptRow.outcome.in_(talks))
-                                  .group_by(AttemptRow.debtor_id)).tuples())
+            last = {i: t for i, t in s.execute(select(AttemptRow.debtor_id, func.max(when))
+                                               .where(AttemptRow.debtor_id.in_(owned), AttemptRow.outcome.in_(talks))
+                                               .group_by(AttemptRow.debtor_id))}
             promises: dict[str, tuple[dt.datetime, dict[str, Any]]] = {}
             made = func.coalesce(AttemptRow.dialed_at, AttemptRow.created_at)
             for debtor_id, at, detail in s.execute(
@@ -347,9 +348,12 @@ def _lock_agents(s: Session, agent_ids: Sequence[str]) -> dict[str, AgentRow]:
 
 
 def _check_cases_exist(s: Session, ids: Sequence[str]) -> None:
+    """Refuse unknown cases, and lock the debtors' rows: a case never owned has no ownership row to
+    lock, and two batches must not both see it unowned (FOR UPDATE, in id order against deadlocks)."""
     found: set[str] = set()
-    for chunk in _chunks(ids):
-        found.update(s.scalars(select(DebtorRow.id).where(DebtorRow.id.in_(chunk))))
+    for chunk in _chunks(sorted(ids)):
+        found.update(s.scalars(select(DebtorRow.id).where(DebtorRow.id.in_(chunk)).order_by(DebtorRow.id)
+                               .with_for_update()))
     for case_id in ids:
         if case_id not in found:
             raise AllocationRefused(f"no case {case_id!r}")

@@ -114,3 +114,33 @@ def test_agents_list_with_their_case_counts(store: Store) -> None:
         ("kim", "Kim S.", 10, "late", 0), ("lee", "lee", 2, None, 1)]
     with pytest.raises(AllocationRefused, match="cap -1"):
         store.update_agent("kim", cap=-1)
+
+
+def test_two_supervisors_at_the_same_moment_one_wins(store: Store, database_url: str) -> None:
+    import threading
+
+    seen = versions(store, "D1", "D2")
+    barrier = threading.Barrier(2)
+    results: dict[str, str] = {}
+
+    def supervisor(name: str, agent: str) -> None:
+        with open_store(database_url, clock=lambda: NOW) as mine:
+            barrier.wait()
+            try:
+                mine.assign(["D1", "D2"], agent, versions=seen, reason=f"by {name}", actor=name)
+                results[name] = "won"
+            except CaseConflict as exc:
+                results[name] = str(exc)
+
+    threads = [threading.Thread(target=supervisor, args=("sup1", "kim")),
+               threading.Thread(target=supervisor, args=("sup2", "lee"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results.values())[-1] == "won"
+    loser = next(r for r in results.values() if r != "won")
+    assert "was changed by someone else" in loser
+    winner = next(n for n, r in results.items() if r == "won")
+    assert {store.get_case(c).reason for c in ("D1", "D2")} == {f"by {winner}"}
+    assert len(store.case_history("D1")) == 1

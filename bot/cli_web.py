@@ -39,7 +39,7 @@ def serve(ctx: typer.Context,
     settings = _settings()
     web = settings.web
     with open_store(settings.database.url) as store:
-        app = create_app(web, store, cases=_cases())
+        app = create_app(web, store)
         bind_host, bind_port = host or web.host, web.port if port is None else port
         print(f"collbot desk on http://{bind_host}:{bind_port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
         config = uvicorn.Config(app, host=bind_host, port=bind_port, log_level="warning", access_log=False,

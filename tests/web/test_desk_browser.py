@@ -132,6 +132,12 @@ def test_allocation_page(browser: Browser, desk_server: DeskServer, shots: Path)
     with desk_server.store() as store:
         owners = {c.id: c.owner for c in store.list_cases()}
     assert sorted(o for o in owners.values() if o) == ["ann", "ann", "bob", "bob"]
+    page.get_by_role("link", name="Team").click()
+    expect(page.locator("table")).to_contain_text("ann")
+    page.screenshot(path=str(shots / "09-team.png"))
+    page.get_by_role("link", name="Audit").click()
+    expect(page.locator("table")).to_contain_text("allocate_refused")
+    page.screenshot(path=str(shots / "10-audit.png"), full_page=True)
     page.context.close()
 
 

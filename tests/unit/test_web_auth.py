@@ -129,6 +129,8 @@ def test_roles_are_checked_on_the_server(client: TestClient, store: Store) -> No
     client.cookies.clear()
     login(client, "sue")
     assert client.get("/team").status_code == 200
+    audit = client.get("/audit")
+    assert audit.status_code == 200 and "case:" not in audit.text and "/audit" in audit.text
     assert client.get("/desk").status_code == 403  # the desk is an agent's
 
 

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, delete, select, update
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -302,6 +302,15 @@ class DeskMixin:
             found = s.scalar(select(DeskEventRow.id).where(DeskEventRow.agent == agent)
                              .order_by(DeskEventRow.id.desc()).limit(1))
             return int(found or 0)
+
+    def latest_desk_event_id(self) -> int:
+        with self._tx("read desk events") as s:
+            return int(s.scalar(select(func.max(DeskEventRow.id))) or 0)
+
+    def desk_agents_after(self, after: int) -> set[str]:
+        """Agents with events after id ``after``."""
+        with self._tx("read desk events") as s:
+            return set(s.scalars(select(DeskEventRow.agent).distinct().where(DeskEventRow.id > after)))
 
     def open_pops(self, agent: str) -> list[DeskEvent]:
         """Screen pops not yet wrapped up, oldest first."""

@@ -22,13 +22,16 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from bot.errors import CollbotError
 from bot.store.desk import DeskEvent
 from bot.store.repo import Store
 from bot.web.summary import CallSummary
 
 log = logging.getLogger(__name__)
 
-POLL_S = 0.5  # how soon a push from another process shows
+POLL_S = 0.5  # how soon a push from another process shows (one query per process, not per desk)
+TICK_S = 1.0  # how often an idle stream checks that its browser is still there
+RESYNC_S = 5.0  # an idle stream re-reads its events this often anyway (a late commit is never missed)
 KINDS = ("screen_pop", "state", "notice")
 
 
@@ -51,12 +54,14 @@ def pop_screen(store: Store, agent: str, summary: CallSummary) -> int:
 class Desk:
     """The web process's hub: pushes, open streams, and the disconnect grace period."""
 
-    def __init__(self, store: Store, *, grace_s: float, poll_s: float = POLL_S,
+    def __init__(self, store: Store, *, grace_s: float, poll_s: float = POLL_S, tick_s: float = TICK_S,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)):
         self.store = store
         self.clock = clock
         self.grace_s = grace_s
         self.poll_s = poll_s
+        self.tick_s = tick_s
+        self._poller: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakers: dict[str, set[asyncio.Event]] = {}
         self._open: dict[str, int] = {}
@@ -92,6 +97,22 @@ class Desk:
 
         timer = self._loop.call_later(self.grace_s, sweep)
         self._timers.add(timer)
+        self._poller = asyncio.ensure_future(self._poll())
+
+    async def _poll(self) -> None:
+        """Wake the desks that have new events pushed by other processes."""
+        seen: int | None = None
+        while not self._closing.is_set():
+            try:
+                latest = await run_in_threadpool(self.store.latest_desk_event_id)
+                if seen is not None and latest > seen:
+                    for agent in await run_in_threadpool(self.store.desk_agents_after, seen):
+                        self._wake_now(agent)
+                seen = latest
+            except CollbotError as exc:  # the database is away for a moment: streams resync later
+                log.warning("desk event poll failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.poll_s)
 
     def _sweep(self, started: dt.datetime) -> None:
         for state in self.store.agent_states():
@@ -102,6 +123,8 @@ class Desk:
 
     def stop(self) -> None:
         self._closing.set()
+        if self._poller is not None:
+            self._poller.cancel()
         for timer in self._timers:
             timer.cancel()
         for wakers in self._wakers.values():
@@ -119,17 +142,23 @@ class Desk:
         waker = asyncio.Event()
         self._wakers.setdefault(agent, set()).add(waker)
         self._open[agent] = self._open.get(agent, 0) + 1
+        woken, read_at = True, 0.0
         try:
             while not self._closing.is_set():
-                waker.clear()
-                for event in await run_in_threadpool(self.store.desk_events_after, agent, after):
-                    after = event.id
-                    yield event
+                if woken or time.monotonic() - read_at >= RESYNC_S:
+                    waker.clear()  # before reading: a push during the read wakes us again
+                    read_at = time.monotonic()
+                    for event in await run_in_threadpool(self.store.desk_events_after, agent, after):
+                        after = event.id
+                        yield event
                 yield None
                 if await gone():
                     return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waker.wait(), self.poll_s)
+                try:
+                    await asyncio.wait_for(waker.wait(), self.tick_s)
+                    woken = True
+                except TimeoutError:
+                    woken = False
         finally:
             self._wakers[agent].discard(waker)
             self._open[agent] -= 1
@@ -140,8 +169,11 @@ class Desk:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        for waker in list(self._wakers.get(agent, ())):
-            loop.call_soon_threadsafe(waker.set)
+        loop.call_soon_threadsafe(self._wake_now, agent)
+
+    def _wake_now(self, agent: str) -> None:
+        for waker in self._wakers.get(agent, ()):
+            waker.set()
 
     def _dropped(self, agent: str) -> None:
         if self._closing.is_set() or self._loop is None:

@@ -115,7 +115,7 @@ async def events(request: Request) -> Response:
         yield "retry: 2000\n\n"
         async for event in ctx.desk.events(agent, after, request.is_disconnected):
             if event is None:
-                idle += ctx.desk.poll_s
+                idle += ctx.desk.tick_s
                 if idle >= KEEPALIVE_S:
                     idle = 0.0
                     yield ": keep-alive\n\n"

@@ -21,7 +21,7 @@ from bot.store.repo import Store, open_store
 from bot.web.agent_state import switch
 from bot.web.app import create_app
 from bot.web.dispositions import wrap_up_detail
-from bot.web.live import Desk
+from bot.web.live import Desk, push_event
 from bot.web.summary import summary_of
 from tests.webutil import PASSWORD, add_debtor, add_users, csrf, robot_call
 
@@ -151,7 +151,7 @@ def test_the_event_stream_replays_what_was_pushed_while_away(client: TestClient,
 
 async def test_a_dropped_desk_pauses_the_agent_after_the_grace_period(store: Store) -> None:
     store.set_agent_state("ann", "on_call")
-    desk = Desk(store, grace_s=0.2, poll_s=0.05)
+    desk = Desk(store, grace_s=0.2, poll_s=0.05, tick_s=0.05)
     desk.start()
     left = asyncio.Event()
 
@@ -180,7 +180,7 @@ async def test_a_dropped_desk_pauses_the_agent_after_the_grace_period(store: Sto
 
 async def test_a_desk_that_comes_back_in_time_stays_as_it_was(store: Store) -> None:
     store.set_agent_state("ann", "ready")
-    desk = Desk(store, grace_s=0.3, poll_s=0.05)
+    desk = Desk(store, grace_s=0.3, poll_s=0.05, tick_s=0.05)
     desk.start()
     flags = [asyncio.Event(), asyncio.Event()]
 
@@ -206,7 +206,7 @@ async def test_agents_left_ready_by_a_previous_server_are_paused_unless_they_rec
     store.set_agent_state("ann", "ready")
     store.set_agent_state("bob", "on_call")
     store.set_agent_state("sue", "paused", "lunch")
-    desk = Desk(store, grace_s=0.3, poll_s=0.05)
+    desk = Desk(store, grace_s=0.3, poll_s=0.05, tick_s=0.05)
     desk.start()
     left = asyncio.Event()
 
@@ -235,6 +235,27 @@ def test_an_unknown_display_zone_is_one_clear_error(store: Store, tmp_path: Path
 
     with pytest.raises(ConfigError, match=r"web\.timezone"):
         create_app(WebSettings(secret_key_file=tmp_path / "k", timezone="Mars/Olympus"), store)
+
+
+async def test_a_push_from_another_process_wakes_the_desk(store: Store) -> None:
+    desk = Desk(store, grace_s=5, poll_s=0.05, tick_s=30)  # only the poller can wake it soon
+    desk.start()
+
+    async def gone() -> bool:
+        return False
+
+    async def first_event() -> object:
+        async for event in desk.events("ann", store.last_desk_event_id("ann"), gone):
+            if event is not None:
+                return event
+        return None
+
+    task = asyncio.create_task(first_event())
+    await asyncio.sleep(0.2)
+    pushed = push_event(store, "ann", "notice", {"text": "from the controller"})  # not through this Desk
+    event = await asyncio.wait_for(task, 5)
+    assert event is not None and event.id == pushed  # type: ignore[attr-defined]
+    desk.stop()
 
 
 def allocation_setup(store: Store) -> None:

@@ -83,7 +83,9 @@ def desk_server(tmp_path: Path) -> Iterator[DeskServer]:
             process.stdout.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running while it lives, which would
+# break asyncio tests that run after it in the same session.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 

@@ -156,6 +156,8 @@ class WebSettings(_Section):
         description="Mark cookies Secure (only sent over HTTPS): set it when a TLS proxy fronts the desk.")
     max_failed_logins: int = Field(5, ge=1, description="Failed logins in a row that lock an account.")
     lockout_minutes: float = Field(15.0, gt=0, description="How long a locked account stays locked.")
+    failed_logins_per_minute: int = Field(10, ge=1,
+        description="Failed logins from one client address in a minute before it must wait.")
     disconnect_grace_s: float = Field(20.0, gt=0,
         description="An agent whose desk lost its live connection this long is paused as 'disconnected'.")
     timezone: str = Field("Asia/Seoul",

@@ -23,7 +23,7 @@ from bot.config import WebSettings
 from bot.errors import ConfigError
 from bot.store.repo import Store
 from bot.web import routes_alloc, routes_auth, routes_cases, routes_desk, routes_team
-from bot.web.auth import Denied, Tokens
+from bot.web.auth import Denied, LoginLimiter, Tokens
 from bot.web.context import HERE, CaseSource, StoreCases, WebContext
 from bot.web.live import Desk
 
@@ -47,7 +47,7 @@ def create_app(settings: WebSettings, store: Store, *, cases: CaseSource | None 
     lifetime = int(settings.session_hours * 3600)
     desk = Desk(store, grace_s=settings.disconnect_grace_s)
     ctx = WebContext(settings=settings, store=store, desk=desk, tokens=Tokens(secret, lifetime),
-                     cases=cases or StoreCases())
+                     cases=cases or StoreCases(), limiter=LoginLimiter(settings.failed_logins_per_minute))
     if clock is not None:
         ctx.clock = clock
     ctx.templates.env.globals["NAV_EXTRA"] = list(EXTRA_NAV)

@@ -145,20 +145,22 @@ class Tokens:
 
 @dataclass
 class LoginLimiter:
-    """At most ``per_minute`` login attempts per client address (the account lockout is in the store)."""
+    """At most ``per_minute`` failed logins per client address (a whole office behind one
+    address can still log in at nine); the per-account lockout is in the store."""
 
     per_minute: int = 10
     clock: Callable[[], float] = time.monotonic
-    _seen: dict[str, deque[float]] = field(default_factory=dict)
+    _failed: dict[str, deque[float]] = field(default_factory=dict)
 
     def allow(self, address: str) -> bool:
         now = self.clock()
-        seen = self._seen.setdefault(address, deque())
+        seen = self._failed.get(address)
         while seen and seen[0] <= now - 60:
             seen.popleft()
-        if len(seen) >= self.per_minute:
-            return False
-        seen.append(now)
-        if len(self._seen) > 10_000:  # bounded memory under a spray of addresses
-            self._seen = {a: q for a, q in self._seen.items() if q and q[-1] > now - 60}
-        return True
+        return not seen or len(seen) < self.per_minute
+
+    def failed(self, address: str) -> None:
+        now = self.clock()
+        self._failed.setdefault(address, deque()).append(now)
+        if len(self._failed) > 10_000:  # bounded memory under a spray of addresses
+            self._failed = {a: q for a, q in self._failed.items() if q and q[-1] > now - 60}

@@ -45,7 +45,7 @@ def push_event(store: Store, agent: str, kind: str, data: dict[str, Any], *, deb
 
 def pop_screen(store: Store, agent: str, summary: CallSummary) -> int:
     """Put a call through to ``agent``'s screen: store the pop and mark the agent on a call."""
-    event_id = push_event(store, agent, "screen_pop", summary.as_dict(), debtor_id=summary.debtor_id,
+    event_id = push_event(store, agent, "screen_pop", summary.as_dict(), debtor_id=summary.debtor_id or None,
                           attempt_id=summary.attempt_id)
     store.set_agent_state(agent, "on_call", "")
     return event_id

@@ -60,7 +60,7 @@ def _login(request: Request, form: FormData) -> Response:
         return refuse(str(exc))
     if not ctx.limiter.allow(address):
         ctx.store.audit(name or None, "login_limited", f"ip:{address}")
-        return refuse("too many login attempts from here: wait a minute", 429)
+        return refuse("too many failed logins from here: wait a minute", 429)
     user = ctx.store.web_user(name) if name else None
     now = ctx.clock()
     if user is not None and user.locked_until is not None and user.locked_until > now:
@@ -69,6 +69,7 @@ def _login(request: Request, form: FormData) -> Response:
         return refuse("this account is locked after too many failed logins: try again later", 429)
     ok = verify_password(password, user.password_hash if user else None)
     if not ok or user is None or user.disabled or user.role not in ROLES:
+        ctx.limiter.failed(address)
         if user is not None:
             ctx.store.note_login(name, False, max_failures=ctx.settings.max_failed_logins,
                                  lockout=dt.timedelta(minutes=ctx.settings.lockout_minutes))

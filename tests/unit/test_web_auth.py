@@ -112,12 +112,25 @@ def test_a_disabled_user_is_logged_out_at_once(client: TestClient, store: Store)
     assert login(client, "ann").status_code == 401
 
 
-def test_login_rate_limit_per_address() -> None:
+def test_failed_logins_are_limited_per_address() -> None:
     now = [0.0]
     limiter = LoginLimiter(per_minute=2, clock=lambda: now[0])
-    assert limiter.allow("a") and limiter.allow("a") and not limiter.allow("a") and limiter.allow("b")
+    assert limiter.allow("a")
+    limiter.failed("a")
+    assert limiter.allow("a")
+    limiter.failed("a")
+    assert not limiter.allow("a") and limiter.allow("b")
     now[0] = 61.0
     assert limiter.allow("a")
+
+
+def test_an_address_spraying_passwords_is_stopped(store: Store, tmp_path: Path) -> None:
+    settings = WebSettings(secret_key_file=tmp_path / "key", failed_logins_per_minute=3)
+    with TestClient(create_app(settings, store), follow_redirects=False) as c:
+        for name in ("ann", "bob", "sue"):
+            assert login(c, name, "guess number 1").status_code == 401
+        stopped = login(c, "ada")  # even the right password waits
+        assert stopped.status_code == 429 and "wait a minute" in stopped.text
 
 
 def test_roles_are_checked_on_the_server(client: TestClient, store: Store) -> None:

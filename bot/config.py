@@ -167,6 +167,26 @@ class ControllerSettings(_Section):
 
     def name(self) -> str:
         return self.id or socket.gethostname()[:64]
+
+
+class WebSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address `collbot web` binds to (loopback by default).")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port of the web desk.")
+    secret_key_file: Path = Field(Path("var/web-secret.key"),
+        description="File holding the key that signs session cookies and form tokens; created (0600) if missing.")
+    session_hours: float = Field(10.0, gt=0, le=720, description="A login lasts this long.")
+    secure_cookies: bool = Field(False,
+        description="Mark cookies Secure (only sent over HTTPS): set it when a TLS proxy fronts the desk.")
+    max_failed_logins: int = Field(5, ge=1, description="Failed logins in a row that lock an account.")
+    lockout_minutes: float = Field(15.0, gt=0, description="How long a locked account stays locked.")
+    failed_logins_per_minute: int = Field(10, ge=1,
+        description="Failed logins from one client address in a minute before it must wait.")
+    disconnect_grace_s: float = Field(20.0, gt=0,
+        description="An agent whose desk lost its live connection this long is paused as 'disconnected'.")
+    timezone: str = Field("Asia/Seoul",
+        description="IANA time zone the desk shows times in and judges promise dates by.")
+
+
 class AllocationSettings(_Section):
     dpd_buckets: list[int] = Field([0, 30, 60, 90, 180], min_length=1, description=(
         "Where days-past-due buckets start, ascending; each runs to the next start (the last is open)."))
@@ -204,6 +224,7 @@ class Settings(_Section):
     input: InputSettings = Field(default_factory=InputSettings, description="Files collbot reads.")
     controller: ControllerSettings = Field(default_factory=ControllerSettings,
                                            description="This controller among several sharing one database.")
+    web: WebSettings = Field(default_factory=WebSettings, description="The web desk (`collbot web`).")
     allocation: AllocationSettings = Field(default_factory=AllocationSettings,
                                            description="Case allocation to human collectors (docs/cases.md).")
 

@@ -64,6 +64,13 @@ class PaymentsMixin:
             s.connection().execute(insert, rows)
             return int((s.scalar(count) or 0) - before)
 
+    def payments_of(self, debtor_id: str) -> list[Payment]:
+        """The debtor's payments, newest first."""
+        with self._tx("read payments") as s:
+            rows = s.scalars(select(PaymentRow).where(PaymentRow.debtor_id == debtor_id)
+                             .order_by(PaymentRow.paid_at.desc(), PaymentRow.id.desc()))
+            return [Payment(debtor_id=r.debtor_id, amount=r.amount, paid_at=r.paid_at) for r in rows]
+
     def campaign_payments(self, campaign: str, since: dt.datetime) -> list[Payment]:
         """Payments made at or after ``since`` by debtors this campaign called, oldest first."""
         called = select(CampaignAttemptRow.debtor_id).where(CampaignAttemptRow.campaign == campaign)

@@ -24,6 +24,7 @@ from bot.phone import is_e164, mask
 from bot.store.cases import CasesMixin
 from bot.store.controllers import ControllersMixin
 from bot.store.definitions import DefinitionsMixin
+from bot.store.desk import DeskMixin
 from bot.store.engine import create_store_engine, migrate, reason
 from bot.store.followups import FollowUpsMixin, LedgerRefused, LedgerRule, campaign_past, put_back, take_follow_up
 from bot.store.ledger import CampaignAttemptRow, ClaimRefused, LedgerMixin, history_in
@@ -54,7 +55,7 @@ def open_store(url: str, *, clock: Clock = utc_now) -> Store:
     return Store(engine, clock=clock)
 
 
-class Store(LedgerMixin, FollowUpsMixin, ControllersMixin, DefinitionsMixin, PaymentsMixin, CasesMixin):
+class Store(LedgerMixin, FollowUpsMixin, ControllersMixin, DefinitionsMixin, PaymentsMixin, CasesMixin, DeskMixin):
     """Debtors, call attempts and their events."""
 
     def __init__(self, engine: Engine, *, clock: Clock = utc_now):

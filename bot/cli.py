@@ -308,6 +308,9 @@ def _register_results_commands() -> None:
 
 
 _register_results_commands()
+from bot.cli_ops import register as _register_ops  # noqa: E402  (debtor, suppress, purge: issue 13)
+
+_register_ops(app)
 
 
 def main() -> None:

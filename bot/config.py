@@ -145,6 +145,21 @@ class LogSettings(_Section):
     file: Path | None = Field(None, description="Log file; empty: var/collbot.log.")
 
 
+class PrivacySettings(_Section):
+    retention_days: int = Field(
+        180, ge=1, description="Days recordings and transcripts are kept when the campaign's pack sets none.")
+    key_file: Path = Field(Path("var/collbot.key"), description=(
+        "Secret for the keyed hash of forgotten numbers (created with mode 0600 on first use)."))
+    recording_notice: bool = Field(
+        False, description="Require a recording notice in every script, whatever the pack says.")
+    purge_interval_s: float = Field(3600.0, gt=0, description="How often `collbot serve` purges expired audio.")
+
+
+class MetricsSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address of `collbot serve`'s /health and /metrics (loopback).")
+    port: int = Field(9464, ge=0, le=65535, description="Port of /health and /metrics; 0 turns them off.")
+
+
 class Settings(_Section):
     """The whole configuration of one collbot process."""
 
@@ -158,6 +173,8 @@ class Settings(_Section):
     tts: TtsSettings = Field(default_factory=TtsSettings, description="Speech synthesis (espeak-ng via pyttsx3).")
     listen: ListenSettings = Field(default_factory=ListenSettings, description="Turn taking while listening.")
     log: LogSettings = Field(default_factory=LogSettings, description="Logging.")
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings, description="Personal data: retention, erasure.")
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Health and Prometheus metrics.")
 
     def asterisk_root(self) -> Path:
         """Host path of Asterisk's filesystem: the configured root or the sandbox's."""

@@ -1,0 +1,123 @@
+"""Contact requests and collectors' contacts in the store (SQLite and PostgreSQL), the claim's kr cap,
+and the `collbot debtor` / `collbot suppress` commands' bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.campaign import compliance
+from bot.compliance.actions import adjust, restrict, suspend
+from bot.domain import CallResult, Debtor
+from bot.errors import InputError, StoreError
+from bot.store.repo import ClaimRefused, Store, open_store
+from tests.cli import collbot
+
+PHONE = "+821055500031"
+ZONES = ("Asia/Seoul",)
+NOW = dt.datetime(2026, 12, 7, 3, 0, tzinfo=dt.UTC)  # Monday 12:00 in Seoul
+KR = compliance.PACKS["kr"]
+
+
+def kr_gate(store: Store, now: dt.datetime = NOW) -> Callable[[list[compliance.Attempt]], compliance.Decision]:
+    requests = store.contact_requests("D-1")
+    return lambda history: compliance.decide(zones=ZONES, history=history, now=now, rules=KR, requests=requests)
+
+
+@pytest.fixture
+def store(database_url: str):
+    with open_store(database_url, clock=lambda: NOW) as s:
+        s.upsert_debtor(Debtor("D-1", "Kim", PHONE, Decimal(1000), timezone="Asia/Seoul"))
+        yield s
+
+
+def robot_call(store: Store, at: dt.datetime) -> None:
+    store._clock = lambda: at  # the ledger stamps dialled_at with the store's clock
+    attempt = store.create_attempt("D-1", PHONE, gate=kr_gate(store, at))
+    store.mark_dialing(attempt)
+    store.record_result(attempt, CallResult.NO_ANSWER, 19)
+    store.finish_attempt(attempt, None, {}, 19)
+    store._clock = lambda: NOW
+
+
+def test_robot_and_collector_contacts_share_the_kr_7_in_7_cap_inside_the_claim(store: Store) -> None:
+    week_ago = NOW - dt.timedelta(days=6)
+    for day in range(4):
+        robot_call(store, week_ago + dt.timedelta(days=day))
+    for day in range(4, 7):
+        store.record_collector_contact("D-1", at=week_ago + dt.timedelta(days=day, hours=1), agent="agent-7",
+                                       means="phone", answered=day == 5)
+    assert len(store.history("D-1")) == 7
+    with pytest.raises(ClaimRefused) as refused:
+        store.create_attempt("D-1", PHONE, gate=kr_gate(store))
+    assert refused.value.decision.reason == "cap_7_days"
+    # Once the oldest robot call is 7 x 24 h old, the 8th contact is allowed.
+    later = week_ago + dt.timedelta(days=7)
+    assert store.create_attempt("D-1", PHONE, gate=kr_gate(store, later))
+
+
+def test_a_stored_restriction_is_enforced_at_the_claim(store: Store) -> None:
+    restrict(store, "D-1", ["mon 11:00-13:00"], [], by="ops")
+    with pytest.raises(ClaimRefused) as refused:
+        store.create_attempt("D-1", PHONE, gate=kr_gate(store))
+    assert refused.value.decision.reason == "request_restricted_hours"
+    [request] = store.contact_request_list("D-1")
+    store.lift_contact_request(request.id, by="ops")
+    assert store.create_attempt("D-1", PHONE, gate=kr_gate(store))
+
+
+def test_overlapping_suspensions_are_refused_and_extend_lengthens(store: Store) -> None:
+    first = suspend(store, "D-1", dt.date(2027, 1, 31), "surgery", by="ops", now=NOW)
+    with pytest.raises(InputError, match="already suspended through 2027-01-31.*--extend"):
+        suspend(store, "D-1", dt.date(2027, 2, 28), "hospital", by="ops", now=NOW)
+    extended = suspend(store, "D-1", dt.date(2027, 7, 31), "surgery", by="ops", now=NOW, extend=True)
+    assert extended.id == first.id
+    [row] = store.contact_request_list("D-1")
+    assert (row.data["until"], row.data["extensions"]) == ("2027-07-31", 1)
+    assert any("pack kr honours this suspension through" in n for n in extended.notes)
+    with pytest.raises(InputError, match="does not extend"):
+        suspend(store, "D-1", dt.date(2027, 3, 1), "surgery", by="ops", now=NOW, extend=True)
+    with pytest.raises(InputError, match="in the past"):
+        suspend(store, "D-1", dt.date(2026, 12, 1), "surgery", by="ops", now=NOW)
+    decision = kr_gate(store, NOW + dt.timedelta(days=30))([])
+    assert decision.reason == "request_suspended"
+
+
+def test_unknown_debtor_is_refused(store: Store) -> None:
+    with pytest.raises(StoreError, match="no debtor 'nobody'"):
+        restrict(store, "nobody", ["mon 09:00-10:00"], [], by="ops")
+    with pytest.raises(StoreError, match="no debtor 'nobody'"):
+        adjust(store, "nobody", by="ops", now=NOW)
+    with pytest.raises(StoreError, match="no debtor"):
+        store.record_collector_contact("nobody", at=NOW, agent="a", means="phone", answered=True)
+
+
+def test_suppressions_keep_an_audit_trail(store: Store) -> None:
+    assert store.add_suppression(PHONE, "dnc", by="alice", why="asked by letter")
+    assert store.suppression(PHONE) == "dnc"
+    assert store.remove_suppression(PHONE, by="bob", why="consent renewed") == "dnc"
+    assert store.suppression(PHONE) is None
+    trail = store.suppression_trail(PHONE)
+    assert [(action, who, why) for _, action, _, who, why in trail] == [
+        ("add", "alice", "asked by letter"), ("remove", "bob", "consent renewed")]
+    with pytest.raises(StoreError, match="not suppressed"):
+        store.remove_suppression(PHONE, by="bob", why="again")
+
+
+def test_debtor_commands_give_one_line_on_bad_input(tmp_path: Path) -> None:
+    for args, message in [
+        (("debtor", "restrict", "nobody", "--hours", "mon-fri 09:00-18:00"), "no debtor 'nobody'"),
+        (("debtor", "restrict", "nobody", "--hours", "mon-fri 9-18"), "--hours"),
+        (("debtor", "suspend", "nobody", "--until", "2099-01-01", "--reason", "holiday"), "--reason"),
+        (("debtor", "requests", "nobody"), "no debtor 'nobody'"),
+        (("debtor", "forget", "nobody"), "no debtor 'nobody'"),
+        (("suppress", "remove", "+821055500031", "--why", "x"), "not suppressed"),
+    ]:
+        done = collbot(*args, cwd=tmp_path, database=True)
+        assert done.returncode == 1, (args, done.stdout, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (args, done.stderr)

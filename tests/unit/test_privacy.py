@@ -1,0 +1,115 @@
+"""Forget and retention: a database dump holds no name or number after `forget`; purge removes audio and
+transcripts but keeps the ledger; key and database files are not world-readable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import stat
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.config import AsteriskSettings, DatabaseSettings, PrivacySettings, Settings
+from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
+from bot.errors import StoreError
+from bot.privacy.forget import forget
+from bot.privacy.keys import load_key, number_hash
+from bot.privacy.purge import purge
+from bot.store.repo import open_store
+
+NAME = "홍길동"
+PHONE = "+821055512345"
+ALT = "+821055567890"
+NOW = dt.datetime(2026, 12, 7, 3, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(database=DatabaseSettings(url=f"sqlite:///{tmp_path / 'c.db'}"),
+                    asterisk=AsteriskSettings(root=tmp_path / "ast"),
+                    privacy=PrivacySettings(key_file=tmp_path / "keys" / "collbot.key", retention_days=30))
+
+
+def call(settings: Settings, at: dt.datetime, *, finish: bool = True) -> str:
+    with open_store(settings.database.url, clock=lambda: at) as store:
+        store.upsert_debtor(Debtor("D-1", NAME, PHONE, Decimal(300000), currency="KRW", alt_phone=ALT,
+                                   extra={"note": f"{NAME} works nights"}, timezone="Asia/Seoul"))
+        attempt = store.create_attempt("D-1", PHONE)
+        store.mark_dialing(attempt)
+        store.record_result(attempt, CallResult.ANSWERED, None)
+        store.mark_answered(attempt)
+        store.add_event(attempt, DialogueEvent(EventKind.PROMPT, {"text": f"{NAME}님, 안녕하세요"}, at=at))
+        store.add_event(attempt, DialogueEvent(EventKind.RECOGNITION, {"text": f"제 번호는 {PHONE[3:]}"}, at=at))
+        store.add_event(attempt, DialogueEvent(EventKind.STATE, {"step": "greet"}, at=at))
+        if finish:
+            store.finish_attempt(attempt, Outcome.OPT_OUT, {"heard": NAME}, 16)
+            store.suppress(PHONE, "opt_out", "D-1")
+    turn = settings.host_path(settings.asterisk.spool_dir) / attempt / "turn-01.wav"
+    turn.parent.mkdir(parents=True)
+    turn.write_bytes(b"RIFF....")
+    return attempt
+
+
+def dump(settings: Settings) -> str:
+    connection = sqlite3.connect(settings.database.url.removeprefix("sqlite:///"))
+    try:
+        return "\n".join(connection.iterdump())
+    finally:
+        connection.close()
+
+
+def test_forget_leaves_no_name_or_number_in_the_database_and_keeps_the_ledger(settings: Settings) -> None:
+    attempt = call(settings, NOW - dt.timedelta(days=1))
+    before = dump(settings)
+    assert NAME in before and PHONE in before and PHONE[3:] in before  # the test can fail
+    report = forget(settings, "D-1", by="dpo")
+    assert (report.attempts, report.recordings) == (1, 1)
+    after = dump(settings)
+    for secret in (NAME, PHONE, PHONE[1:], PHONE[3:], ALT, ALT[3:]):
+        assert secret not in after
+    assert not (settings.host_path(settings.asterisk.spool_dir) / attempt).exists()
+    key = load_key(settings.privacy.key_file)
+    with open_store(settings.database.url) as store:
+        assert len(store.history("D-1")) == 1  # caps still count the call
+        assert store.suppression(number_hash(PHONE, key)) == "opt_out"  # and the opt-out still holds
+        [kept] = store.attempts_for("D-1")
+        assert (kept.outcome, kept.result) == (Outcome.OPT_OUT, CallResult.ANSWERED)
+        from bot.campaign.spec import DebtorFilter
+
+        assert store.debtors_for(DebtorFilter(), today=NOW.date()) == []  # never selected again
+    assert stat.S_IMODE(settings.privacy.key_file.stat().st_mode) == 0o600
+
+
+def test_forget_refuses_an_unknown_debtor_and_a_call_in_flight(settings: Settings) -> None:
+    with pytest.raises(StoreError, match="no debtor 'nobody'"):
+        forget(settings, "nobody", by="dpo")
+    call(settings, NOW, finish=False)
+    with pytest.raises(StoreError, match="has a call in flight"):
+        forget(settings, "D-1", by="dpo")
+    assert NAME in dump(settings)  # nothing half-erased
+
+
+def test_purge_removes_old_audio_and_transcripts_but_keeps_the_ledger(settings: Settings) -> None:
+    old = call(settings, NOW - dt.timedelta(days=31))
+    with open_store(settings.database.url, clock=lambda: NOW) as store:
+        store.upsert_debtor(Debtor("D-2", "Lee", "+821055500002", Decimal(3000), currency="CNY"))
+    preview = purge(settings, now=NOW, dry_run=True)
+    assert (preview.attempts, preview.recordings, preview.transcripts) == (1, 1, 2)
+    assert (settings.host_path(settings.asterisk.spool_dir) / old).exists()
+    done = purge(settings, now=NOW)
+    assert (done.recordings, done.transcripts) == (1, 2)
+    assert not (settings.host_path(settings.asterisk.spool_dir) / old).exists()
+    with open_store(settings.database.url) as store:
+        kinds = [(e.kind, e.data) for e in store.events_for(old)]
+        assert (EventKind.RECOGNITION, {"purged": True}) in kinds
+        assert (EventKind.STATE, {"step": "greet"}) in kinds
+        assert store.attempts_for("D-1")[0].outcome == Outcome.OPT_OUT
+    assert purge(settings, now=NOW).transcripts == 0  # idempotent
+
+
+def test_recent_calls_are_not_purged(settings: Settings) -> None:
+    recent = call(settings, NOW - dt.timedelta(days=29))
+    assert purge(settings, now=NOW).attempts == 0
+    assert (settings.host_path(settings.asterisk.spool_dir) / recent).exists()

@@ -333,9 +333,10 @@ class AgiChannel:
         if not pcm:
             return None
         folder = self.settings.host_path(self.settings.asterisk.spool_dir) / self.call_id
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # customer audio: not world-readable
         path = folder / f"turn-{self._turn:02d}.wav"
         write_pcm(path, pcm, sample_rate=self.settings.speech.sample_rate)
+        path.chmod(0o600)
         return path
 
 

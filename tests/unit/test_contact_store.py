@@ -72,7 +72,7 @@ def test_a_stored_restriction_is_enforced_at_the_claim(store: Store) -> None:
 
 def test_overlapping_suspensions_are_refused_and_extend_lengthens(store: Store) -> None:
     first = suspend(store, "D-1", dt.date(2027, 1, 31), "surgery", by="ops", now=NOW)
-    with pytest.raises(InputError, match="already suspended through 2027-01-31.*--extend"):
+    with pytest.raises(InputError, match=r"already suspended through 2027-01-31.*--extend"):
         suspend(store, "D-1", dt.date(2027, 2, 28), "hospital", by="ops", now=NOW)
     extended = suspend(store, "D-1", dt.date(2027, 7, 31), "surgery", by="ops", now=NOW, extend=True)
     assert extended.id == first.id

@@ -113,3 +113,10 @@ def test_recent_calls_are_not_purged(settings: Settings) -> None:
     recent = call(settings, NOW - dt.timedelta(days=29))
     assert purge(settings, now=NOW).attempts == 0
     assert (settings.host_path(settings.asterisk.spool_dir) / recent).exists()
+
+
+def test_the_database_file_is_not_world_readable(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "new.db"
+    with open_store(f"sqlite:///{path}"):
+        pass
+    assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0

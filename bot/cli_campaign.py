@@ -36,13 +36,15 @@ def run_cmd(campaign: Annotated[Path, typer.Argument(help="Campaign file (YAML).
 
     if dry_run:
         rows = plan(_settings(), campaign)
-        table = Table(title=f"dry run: {campaign}")
+        round_name = rows[0].round if rows else "(none: every round is finished)"
+        table = Table(title=f"dry run: {campaign}, round {round_name}")
         for column in ("debtor", "would call", "reason", "detail"):
             table.add_column(column)
         for row in rows:
             table.add_row(row.debtor_id, "yes" if row.allow else "no", row.reason, row.detail)
         out.print(table)
-        out.print(f"{sum(r.allow for r in rows)} of {len(rows)} debtors would be called now")
+        out.print(f"round {round_name}: {sum(r.allow for r in rows)} of {len(rows)} debtors would be called now",
+                  soft_wrap=True, highlight=False, markup=False)
         return
     started = time.monotonic()
     with Live(console=Console(stderr=True), refresh_per_second=2, transient=False) as live:

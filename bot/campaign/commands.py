@@ -30,6 +30,22 @@ class DryRunRow:
     allow: bool
     reason: str
     detail: str
+    round: str = ""
+
+
+def schedule_block(campaign: Campaign, now: dt.datetime) -> str | None:
+    """Why the campaign's schedule places no call at ``now``, or None when it is inside it."""
+    from zoneinfo import ZoneInfo
+
+    from bot.campaign.windows import works_on
+
+    spec = campaign.schedule
+    local = now.astimezone(ZoneInfo(spec.timezone))
+    if not works_on(spec, local.date()):
+        return f"{local:%a %Y-%m-%d} is not a working day of the schedule ({spec.timezone})"
+    if not spec.start <= local.time() < spec.end:
+        return (f"it is {local:%H:%M} in {spec.timezone}; the schedule calls {spec.start:%H:%M}-{spec.end:%H:%M}")
+    return None
 
 
 class SingleWriter:
@@ -141,10 +157,14 @@ def dry_run(settings: Settings, path: Path, now: dt.datetime | None = None) -> l
         rnd = next((r for r in campaign.rounds if not store.round_finished(campaign.campaign, r.name)), None)
         if rnd is None:
             return []
+        closed = schedule_block(campaign, runner.clock())
         rows = []
         for debtor in runner._pool(rnd):
             decision = runner._decide(debtor)
-            rows.append(DryRunRow(debtor.id, decision.allow, decision.reason, decision.detail))
+            if closed is not None and decision.allow:
+                rows.append(DryRunRow(debtor.id, False, "outside_schedule", closed, rnd.name))
+                continue
+            rows.append(DryRunRow(debtor.id, decision.allow, decision.reason, decision.detail, rnd.name))
         return rows
     finally:
         store.close()

@@ -143,6 +143,7 @@ class ListenSettings(_Section):
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     file: Path | None = Field(None, description="Log file; empty: var/collbot.log.")
+    json_lines: bool = Field(False, description="One JSON object per line (time, level, logger, attempt, message).")
 
 
 class PrivacySettings(_Section):
@@ -156,8 +157,9 @@ class PrivacySettings(_Section):
 
 
 class MetricsSettings(_Section):
+    enabled: bool = Field(True, description="Serve /health and /metrics (Prometheus) from `collbot serve`.")
     host: str = Field("127.0.0.1", description="Address of `collbot serve`'s /health and /metrics (loopback).")
-    port: int = Field(9464, ge=0, le=65535, description="Port of /health and /metrics; 0 turns them off.")
+    port: int = Field(9464, ge=0, le=65535, description="Port of /health and /metrics; 0: any free port (logged).")
 
 
 class Settings(_Section):

@@ -24,6 +24,8 @@ from bot.dialogue.compiler import CompiledScript
 from bot.dialogue.session import CallOutcome, ScriptRun
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
 from bot.errors import TelephonyError
+from bot.logutil import ATTEMPT
+from bot.metrics import CALLS_IN_FLIGHT, ORIGINATES, OUTCOMES
 from bot.phone import dial_string, mask
 from bot.speech.asr import Recognizer
 from bot.speech.tts import Synthesizer
@@ -123,9 +125,15 @@ class Controller:
         loop = asyncio.get_running_loop()
         live = _LiveCall(debtor, loop.create_future(), loop.create_future(), script, synth or self.synth)
         self._calls[attempt_id] = live
+        token = ATTEMPT.set(attempt_id)  # every log line of this call names it (bot.logutil)
+        CALLS_IN_FLIGHT.inc()
         try:
-            return await self._place(attempt_id, dial, live, ring_timeout_s, caller_id)
+            report = await self._place(attempt_id, dial, live, ring_timeout_s, caller_id)
+            OUTCOMES.labels(report.outcome.value if report.outcome else report.result.value).inc()
+            return report
         finally:
+            CALLS_IN_FLIGHT.dec()
+            ATTEMPT.reset(token)
             del self._calls[attempt_id]
             for fut in (live.started, live.done):
                 fut.cancel()
@@ -135,6 +143,7 @@ class Controller:
         cfg = self.settings.dial
         await self.db(self.store.mark_dialing, attempt_id)
         log.info("dialing %s (attempt %s)", mask(live.debtor.phone), attempt_id)
+        ORIGINATES.inc()
         res = await self.ami.originate(OriginateRequest(
             attempt_id=attempt_id, channel=dial, context=cfg.context, exten=cfg.exten,
             ring_timeout_s=ring_timeout_s or cfg.ring_timeout_s,
@@ -167,6 +176,7 @@ class Controller:
         if live is None or session.script != "call":
             await _refuse(session, attempt_id)
             return
+        ATTEMPT.set(attempt_id)  # this session's task: its log lines name the attempt too
         live.started.set_result(None)
         await self.db(self.store.mark_answered, attempt_id)
 

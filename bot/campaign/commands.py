@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.domain import CallResult, Outcome
 from bot.errors import StoreError
+from bot.privacy.service import beside_serve
 from bot.store.definitions import Registered
 from bot.store.repo import open_store
 
@@ -125,7 +126,8 @@ async def serve(settings: Settings, *, poll_s: float = 5.0, handle_signals: bool
                 daemon = Daemon(store, load=load, start=start, poll_s=poll_s)
                 if stopping.is_set():
                     return daemon.summary
-                return await daemon.run()
+                async with beside_serve(settings, store, daemon.running):  # purge, /health, /metrics
+                    return await daemon.run()
     finally:
         store.close()
 

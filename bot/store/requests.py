@@ -277,6 +277,19 @@ class RequestsMixin:
         return erased
 
 
+    # --- metrics (bot.metrics) ------------------------------------------------------------------
+    def compliance_skips(self) -> dict[str, int]:
+        """Refused compliance decisions in the ledger, by reason."""
+        from sqlalchemy import func
+
+        from bot.store.ledger import DecisionRow
+
+        with self._tx("count compliance skips") as s:
+            return {reason: int(n) for reason, n in s.execute(
+                select(DecisionRow.reason, func.count()).where(DecisionRow.allow.is_(False))
+                .group_by(DecisionRow.reason))}
+
+
 def as_requests(rows: list[ContactRequestRow]) -> ContactRequests:
     restrictions, suspensions, adjustments = [], [], []
     for r in rows:

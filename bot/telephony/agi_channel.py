@@ -31,6 +31,7 @@ from typing import Any
 from bot.config import Settings
 from bot.domain import Heard
 from bot.errors import AgiError, AmiError
+from bot.metrics import TURN_LATENCY
 from bot.speech.asr import Recognizer
 from bot.speech.endpoint import Endpointer, EndpointState
 from bot.speech.tts import Synthesizer
@@ -86,6 +87,7 @@ class AgiChannel:
         await self.synth.prompt(text, language)
 
     async def say(self, text: str, *, language: str, dtmf: str = "", listen: ListenSpec | None = None) -> str:
+        self._observe_turn_latency()
         path = await self.synth.prompt(text, language)
         asterisk_path = f"{self.settings.asterisk.sounds_dir.rstrip('/')}/{path.stem}"
         early_ms = self.settings.listen.early_start_ms
@@ -97,6 +99,7 @@ class AgiChannel:
 
     async def play_file(self, name: str, *, dtmf: str = "", listen: ListenSpec | None = None) -> str:
         """Play a recorded prompt kept under ``<sounds_dir>/recorded/`` (extension omitted)."""
+        self._observe_turn_latency()
         stem = name.rsplit(".", 1)[0] if name.endswith((".wav", ".gsm", ".ulaw", ".sln")) else name
         return await self._play(f"{self.settings.asterisk.sounds_dir.rstrip('/')}/recorded/{stem}", dtmf)
 
@@ -171,8 +174,19 @@ class AgiChannel:
                   len(pcm) // BYTES_PER_MS, (returned - self._first.sent) * 1000)
         return ""
 
+    def _observe_turn_latency(self) -> None:
+        # From the end of the customer's turn to the next prompt: recognition, decision and synthesis.
+        heard_at, self._heard_at = getattr(self, "_heard_at", None), None
+        if heard_at is not None:
+            TURN_LATENCY.observe(time.monotonic() - heard_at)
+
     async def listen(self, spec: ListenSpec) -> Heard:
         """Record until the customer has spoken and fallen silent, a key, or no input in time."""
+        heard = await self._listen(spec)
+        self._heard_at: float | None = time.monotonic()
+        return heard
+
+    async def _listen(self, spec: ListenSpec) -> Heard:
         cfg = self.settings.listen
         self._turn += 1
         first, self._first = self._first, None

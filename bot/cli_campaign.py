@@ -108,6 +108,8 @@ def status(name: Annotated[str, typer.Argument(help="Campaign name.")]) -> None:
               f"{info['debtors']} debtors")
     for key, count in sorted(info["results"].items()):  # type: ignore[union-attr]
         out.print(f"  {key}: {count}")
+    out.print(f"  amount promised: {info['promised']}; recovered: {info['recovered']} (per currency)",
+              soft_wrap=True, highlight=False, markup=False)
 
 
 def _setter(state: str, verb: str):

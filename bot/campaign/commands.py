@@ -126,7 +126,7 @@ async def serve(settings: Settings, *, poll_s: float = 5.0, handle_signals: bool
                 daemon = Daemon(store, load=load, start=start, poll_s=poll_s)
                 if stopping.is_set():
                     return daemon.summary
-                async with beside_serve(settings, store, daemon.running):  # purge, /health, /metrics
+                async with beside_serve(settings, store, lambda: daemon.running):  # purge, /health, /metrics
                     return await daemon.run()
     finally:
         store.close()
@@ -191,8 +191,14 @@ def status_of(settings: Settings, name: str) -> dict[str, object]:
         for a in attempts:
             key = a.outcome.value if a.outcome else (a.result.value if a.result else a.state.value)
             results[key] = results.get(key, 0) + 1
+        from zoneinfo import ZoneInfo
+
+        from bot.campaign.report import build_report, money
+
+        report = build_report(store, name, zone=ZoneInfo("UTC"), now=dt.datetime.now(dt.UTC))
         return {"campaign": name, "status": state, "attempts": len(attempts),
-                "debtors": len({a.debtor_id for a in attempts}), "results": results}
+                "debtors": len({a.debtor_id for a in attempts}), "results": results,
+                "promised": money(report.total.promised), "recovered": money(report.total.recovered)}
     finally:
         store.close()
 

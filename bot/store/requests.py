@@ -290,6 +290,17 @@ class RequestsMixin:
                 .group_by(DecisionRow.reason))}
 
 
+    # --- reports --------------------------------------------------------------------------------
+    def campaign_debtor_currencies(self, campaign: str) -> dict[str, str]:
+        """debtor id -> currency of the debt, for every debtor this campaign called."""
+        from bot.store.ledger import CampaignAttemptRow
+
+        called = select(CampaignAttemptRow.debtor_id).where(CampaignAttemptRow.campaign == campaign)
+        with self._tx("read debtor currencies") as s:
+            return {i: c for i, c in s.execute(select(DebtorRow.id, DebtorRow.currency)
+                                                 .where(DebtorRow.id.in_(called)))}
+
+
 def as_requests(rows: list[ContactRequestRow]) -> ContactRequests:
     restrictions, suspensions, adjustments = [], [], []
     for r in rows:

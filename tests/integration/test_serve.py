@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -108,7 +109,12 @@ def test_serve_runs_a_registered_campaign_stops_cleanly_and_resumes(
         # SIGTERM while the robot is talking on a call
         until(lambda: any(a.state.value == "answered" for a in store.campaign_attempts(NAME)), 90, first)
         talking = {a.id for a in store.campaign_attempts(NAME) if a.state.value == "answered"}
-        scrape_while_calling(tmp / "serve-1.log")
+        try:
+            scrape_while_calling(tmp / "serve-1.log")
+        except BaseException:
+            first.kill()  # a failed check must not leave a daemon holding the FastAGI port
+            first.communicate(timeout=30)
+            raise
         signalled = time.time()
         out = stop(first)
         assert out.startswith("collbot serve: stopped after") and "campaign run(s)" in out, out
@@ -140,8 +146,11 @@ def scrape_while_calling(log: Path) -> None:
     found = re.search(r"http://127\.0\.0\.1:(\d+)/health", log.read_text())
     assert found, "serve did not log where its metrics are"
     base = f"http://127.0.0.1:{found.group(1)}"
-    with urllib.request.urlopen(f"{base}/health", timeout=10) as response:
-        health = json.loads(response.read())
+    try:
+        with urllib.request.urlopen(f"{base}/health", timeout=10) as response:
+            health = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"/health: {exc.code} {exc.read()!r}") from None
     assert health["status"] == "ok" and NAME in health["campaigns_running"]
     with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
         text = response.read().decode()

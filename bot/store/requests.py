@@ -301,6 +301,20 @@ class RequestsMixin:
                                                  .where(DebtorRow.id.in_(called)))}
 
 
+    def attempt_scripts(self, attempt_ids: list[str]) -> dict[str, str]:
+        """attempt id -> the script it used, for those that recorded one (500 ids a query)."""
+        from bot.store.ledger import CampaignAttemptRow
+
+        out: dict[str, str] = {}
+        with self._tx("read attempt scripts") as s:
+            for start in range(0, len(attempt_ids), 500):
+                out.update({a: sc for a, sc in s.execute(
+                    select(CampaignAttemptRow.attempt_id, CampaignAttemptRow.script).where(
+                        CampaignAttemptRow.attempt_id.in_(attempt_ids[start:start + 500]),
+                        CampaignAttemptRow.script.is_not(None)))})
+        return out
+
+
 def as_requests(rows: list[ContactRequestRow]) -> ContactRequests:
     restrictions, suspensions, adjustments = [], [], []
     for r in rows:

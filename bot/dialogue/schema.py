@@ -168,6 +168,7 @@ class Script(_Strict):
     rate: int | None = Field(None, ge=50, le=400)
     asr_model: str | None = None
     identification: StepName | None = None
+    recording_notice: StepName | None = None  # the step whose prompt says the call is recorded
     fields: list[SlotName] = Field(default_factory=list)
     globals: dict[Literal["opt_out", "wrong_number", "human", "already_paid"], GlobalIntent] = Field(
         default_factory=dict)

@@ -61,4 +61,4 @@ clean:
 # systemd units for `collbot serve` and `collbot web` (docs/operations.md): a system user, safe
 # directories, the units installed and enabled; started only with START=1.
 install-service: setup
-	$(SUDO) env BIN=$(abspath $(BIN)) START=$(START) deploy/systemd/install.sh
+	$(SUDO) env BIN=$(abspath $(BIN)) START=$(START) SERVICE_USER=$(or $(SERVICE_USER),collbot) deploy/systemd/install.sh

@@ -121,3 +121,13 @@ def test_debtor_commands_give_one_line_on_bad_input(tmp_path: Path) -> None:
         assert done.returncode == 1, (args, done.stdout, done.stderr)
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], (args, done.stderr)
+
+
+def test_restricting_every_hour_is_stored_and_said(store: Store) -> None:
+    stored = restrict(store, "D-1", ["daily 07:00-22:00"], [], by="ops")
+    assert any(n.startswith("under pack default no hour is left") for n in stored.notes)
+    assert not any("pack kr no hour" in n for n in stored.notes)  # kr honours 28 of those hours
+    assert any("pack kr honours 28 of the 105 hours" in n for n in stored.notes)
+    decision = compliance.decide(zones=ZONES, history=[], now=NOW, rules=compliance.PACKS["default"],
+                                 requests=store.contact_requests("D-1"))
+    assert (decision.reason, decision.not_before) == ("request_blocks_window", None)

@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.dialogue.session import CallOutcome, ScriptRun
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
-from bot.errors import TelephonyError
+from bot.errors import CollbotError, TelephonyError
 from bot.logutil import ATTEMPT
 from bot.metrics import CALLS_IN_FLIGHT, ORIGINATES, OUTCOMES
 from bot.phone import dial_string, mask
@@ -156,9 +156,21 @@ class Controller:
             report.cause = ended[0] if ended else None
             report.outcome, report.detail = outcome.outcome, outcome.detail
         await self.db(self.store.finish_attempt, attempt_id, report.outcome, report.detail, report.cause)
+        await self._store_contact_requests(attempt_id, live.debtor.id, report.detail)
         log.info("attempt %s: %s %s", attempt_id, res.result.value,
                  report.outcome.value if report.outcome else "")
         return report
+
+    async def _store_contact_requests(self, attempt_id: str, debtor_id: str, detail: dict[str, object]) -> None:
+        """Restrictions the customer asked for in the call, honoured from the next decision on."""
+        for asked in detail.get("contact_requests", ()) or ():  # type: ignore[attr-defined]
+            data = {"hours": list(asked["hours"]), "means": list(asked["means"])}
+            try:
+                await self.db(self.store.add_contact_request, debtor_id, "restrict",
+                              {"slots": data["hours"], "means": data["means"], "attempt": attempt_id},
+                              by=f"call:{attempt_id}"[:64])
+            except CollbotError as exc:  # the outcome is stored; the request is in its detail
+                log.error("attempt %s: the contact request asked in the call was not stored: %s", attempt_id, exc)
 
     async def _await_dialogue(self, live: _LiveCall) -> CallOutcome:
         try:

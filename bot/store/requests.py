@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 KINDS = ("restrict", "suspend", "adjust")
 HASHED = "#"  # a forgotten number's keyed hash (bot.privacy.keys)
-KEEP_DETAIL = ("promise_date", "promise_amount", "callback_at", "channel", "means", "interrupted")
+KEEP_DETAIL = ("promise_date", "promise_amount", "callback_at", "channel", "means", "interrupted",
+               "contact_requests")
 KEEP_EVENT_KINDS = ("state",)
 COLLECTOR = "collector"
 

@@ -166,9 +166,9 @@ class Controller:
         for asked in detail.get("contact_requests", ()) or ():  # type: ignore[attr-defined]
             data = {"hours": list(asked["hours"]), "means": list(asked["means"])}
             try:
-                await self.db(self.store.add_contact_request, debtor_id, "restrict",
-                              {"slots": data["hours"], "means": data["means"], "attempt": attempt_id},
-                              by=f"call:{attempt_id}"[:64])
+                await self.db(functools.partial(self.store.add_contact_request, by=f"call:{attempt_id}"[:64]),
+                              debtor_id, "restrict",
+                              {"slots": data["hours"], "means": data["means"], "attempt": attempt_id})
             except CollbotError as exc:  # the outcome is stored; the request is in its detail
                 log.error("attempt %s: the contact request asked in the call was not stored: %s", attempt_id, exc)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.campaign import compliance
 from bot.campaign.commands import dry_run, run_campaign
 from bot.commands import load_personas
 from bot.compliance.actions import restrict, suspend
@@ -100,6 +101,7 @@ async def test_kr_requests_and_collector_contacts_are_honoured_on_the_sandbox(
         [asked] = store.contact_request_list("R-6")
         assert (asked.kind, asked.data["slots"], asked.by) == ("restrict", ["daily 09:00-18:00"],
                                                                f"call:{latest['R-6'].id}")
-    # The request made in the call is honoured from the next decision on.
-    again = {r.debtor_id: r.reason for r in dry_run(settings, path)}
-    assert again["R-6"] == "request_restricted_hours"
+        # The request made in the call is honoured from the next decision on.
+        again = compliance.decide(zones=(zone,), history=store.history("R-6"), now=dt.datetime.now(dt.UTC),
+                                  rules=compliance.PACKS["kr"], requests=store.contact_requests("R-6"))
+        assert again.reason == "request_restricted_hours"

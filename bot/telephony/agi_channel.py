@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from bot.config import Settings
 from bot.domain import Heard
 from bot.errors import AgiError, AmiError
 from bot.metrics import TURN_LATENCY
+from bot.privacy.prompts import PROMPTS_MANIFEST, prompt_digest
 from bot.speech.asr import Recognizer
 from bot.speech.endpoint import Endpointer, EndpointState
 from bot.speech.tts import Synthesizer
@@ -89,6 +91,7 @@ class AgiChannel:
     async def say(self, text: str, *, language: str, dtmf: str = "", listen: ListenSpec | None = None) -> str:
         self._observe_turn_latency()
         path = await self.synth.prompt(text, language)
+        self._note_prompt(text, path)
         asterisk_path = f"{self.settings.asterisk.sounds_dir.rstrip('/')}/{path.stem}"
         early_ms = self.settings.listen.early_start_ms
         if listen is not None and early_ms and self.keys is not None and self._replay_key is not None:
@@ -341,6 +344,17 @@ class AgiChannel:
             raise AgiError(f"cannot read recorded chunk {path.name}: {exc}") from exc
         finally:
             path.unlink(missing_ok=True)
+
+    def _note_prompt(self, text: str, path: Path) -> None:
+        """Note the cached prompt WAV this call played (bot.privacy.prompts)."""
+        folder = self.settings.host_path(self.settings.asterisk.spool_dir) / self.call_id
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with open(os.open(folder / PROMPTS_MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a",
+                      encoding="ascii") as manifest:
+                manifest.write(f"{prompt_digest(text)} {path.name}\n")
+        except OSError as exc:  # the call goes on; only the later erasure of that prompt is affected
+            log.warning("call %s: cannot note a played prompt: %s", self.call_id, exc.strerror or exc)
 
     def _keep_utterance(self, pcm: bytes) -> Path | None:
         """Keep each utterance (for QA and disputes) under spool_dir/<call id>/."""

@@ -10,6 +10,7 @@ so a debtor deferred to the end of a 09:00-12:00 restriction is not waited for.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ from bot.campaign.commands import dry_run, run_campaign
 from bot.commands import load_personas
 from bot.compliance.actions import restrict, suspend
 from bot.config import Settings
+from bot.privacy.forget import forget
+from bot.privacy.prompts import PROMPTS_MANIFEST
 from bot.store.repo import open_store
 from bot.telephony.sandbox import Sandbox
 from bot.telephony.sim import call_counts
@@ -105,3 +108,22 @@ async def test_kr_requests_and_collector_contacts_are_honoured_on_the_sandbox(
         again = compliance.decide(zones=(zone,), history=store.history("R-6"), now=dt.datetime.now(dt.UTC),
                                   rules=compliance.PACKS["kr"], requests=store.contact_requests("R-6"))
         assert again.reason == "request_restricted_hours"
+
+    # Forget R-1: no name or number left in the database, its recordings and the cached prompt that
+    # spoke its name deleted, the ledger kept.
+    spool = settings.host_path(settings.asterisk.spool_dir) / latest["R-1"].id
+    manifest = (spool / PROMPTS_MANIFEST).read_text(encoding="ascii").splitlines()
+    played = [settings.tts_cache_dir() / line.split(" ", 1)[1] for line in manifest]
+    assert played and all(p.exists() for p in played)
+    report = forget(settings, "R-1", by="it")
+    assert report.recordings == 1 and report.prompts >= 1 and not spool.exists()
+    assert sum(not p.exists() for p in played) == report.prompts
+    connection = sqlite3.connect(settings.database.url.removeprefix("sqlite:///"))
+    try:
+        dump = "\n".join(connection.iterdump())
+    finally:
+        connection.close()
+    assert "고객R-1" not in dump and "821055530001" not in dump
+    assert "고객R-5" in dump  # the others are untouched
+    with open_store(settings.database.url) as store:
+        assert len(store.history("R-1")) == 1

@@ -16,6 +16,7 @@ from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
 from bot.errors import StoreError
 from bot.privacy.forget import forget
 from bot.privacy.keys import load_key, number_hash
+from bot.privacy.prompts import PROMPTS_MANIFEST, prompt_digest
 from bot.privacy.purge import purge
 from bot.store.repo import open_store
 
@@ -49,6 +50,13 @@ def call(settings: Settings, at: dt.datetime, *, finish: bool = True) -> str:
     turn = settings.host_path(settings.asterisk.spool_dir) / attempt / "turn-01.wav"
     turn.parent.mkdir(parents=True)
     turn.write_bytes(b"RIFF....")
+    # The prompts the call played, as AgiChannel notes them: one with the name, one without.
+    cache = settings.tts_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    for text, name in ((f"{NAME}님, 안녕하세요", "named.wav"), ("감사합니다", "shared.wav")):
+        (cache / name).write_bytes(b"RIFF")
+        with (turn.parent / PROMPTS_MANIFEST).open("a", encoding="ascii") as manifest:
+            manifest.write(f"{prompt_digest(text)} {name}\n")
     return attempt
 
 
@@ -65,7 +73,9 @@ def test_forget_leaves_no_name_or_number_in_the_database_and_keeps_the_ledger(se
     before = dump(settings)
     assert NAME in before and PHONE in before and PHONE[3:] in before  # the test can fail
     report = forget(settings, "D-1", by="dpo")
-    assert (report.attempts, report.recordings) == (1, 1)
+    assert (report.attempts, report.recordings, report.prompts) == (1, 1, 1)
+    assert not (settings.tts_cache_dir() / "named.wav").exists()  # the prompt that spoke the name
+    assert (settings.tts_cache_dir() / "shared.wav").exists()  # others' prompts stay
     after = dump(settings)
     for secret in (NAME, PHONE, PHONE[1:], PHONE[3:], ALT, ALT[3:]):
         assert secret not in after

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import functools
 import logging
@@ -106,7 +107,9 @@ class Controller:
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db_thread, functools.partial(fn, *args))
+        # In the call's context, so the store thread's log lines name the attempt too (bot.logutil).
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(self._db_thread, context.run, functools.partial(fn, *args))
 
     async def call(self, debtor: Debtor, *, attempt_id: str | None = None, script: CompiledScript | None = None,
                    ring_timeout_s: float | None = None, caller_id: str | None = None,
@@ -198,7 +201,8 @@ class Controller:
         writes: list[asyncio.Future[int]] = []
 
         async def record(event: DialogueEvent) -> None:
-            writes.append(loop.run_in_executor(self._db_thread, self.store.add_event, attempt_id, event))
+            writes.append(loop.run_in_executor(self._db_thread, contextvars.copy_context().run,
+                                               self.store.add_event, attempt_id, event))
 
         debtor = live.debtor
         keys = self.ami.keys.watch(attempt_id)

@@ -4,7 +4,8 @@ The masking filter sits on our handlers, so it also covers records from librarie
 (panoramisk logs whole AMI actions at debug level). Every record carries the attempt id of the
 call it belongs to (``attempt=...``; ``-`` outside a call), taken from a context variable the
 controller sets for each call's tasks; ``log.json_lines`` writes one JSON object per line instead.
-Work handed to a thread with ``run_in_executor`` does not inherit it (``asyncio.to_thread`` does).
+Work handed to a thread inherits it only when run in a copy of the context (``asyncio.to_thread``,
+``Controller.db``); a bare ``run_in_executor`` does not.
 """
 
 from __future__ import annotations

@@ -131,3 +131,33 @@ def test_restricting_every_hour_is_stored_and_said(store: Store) -> None:
     decision = compliance.decide(zones=ZONES, history=[], now=NOW, rules=compliance.PACKS["default"],
                                  requests=store.contact_requests("D-1"))
     assert (decision.reason, decision.not_before) == ("request_blocks_window", None)
+
+
+def test_debtor_and_suppress_commands_end_to_end(tmp_path: Path) -> None:
+    with open_store(f"sqlite:///{tmp_path / 'c.db'}") as s:
+        s.upsert_debtor(Debtor("D-1", "Kim", PHONE, Decimal(1000), timezone="Asia/Seoul"))
+    run = lambda *args: collbot(*args, cwd=tmp_path, database=True)  # noqa: E731
+    done = run("debtor", "restrict", "D-1", "--hours", "mon-fri 09:00-18:00", "--by", "alice")
+    assert done.returncode == 0 and "restriction 1 stored" in done.stdout
+    assert "pack kr honours 28 of the 45 hours" in done.stdout
+    assert run("debtor", "suspend", "D-1", "--until", "2099-01-31", "--reason", "surgery").returncode == 0
+    again = run("debtor", "suspend", "D-1", "--until", "2099-02-28", "--reason", "surgery")
+    assert again.returncode == 1 and "already suspended through 2099-01-31" in again.stderr
+    assert run("debtor", "adjust", "D-1").returncode == 0
+    assert run("debtor", "contact", "D-1", "--by", "agent7", "--unanswered").returncode == 0
+    listed = run("debtor", "requests", "D-1")
+    assert listed.returncode == 0
+    for text in ("no contact mon-fri 09:00-18:00 by every means", "suspended", "debt adjustment", "alice"):
+        assert text in listed.stdout, listed.stdout
+    assert run("debtor", "lift", "1").returncode == 0
+    assert "lifted" in run("debtor", "requests", "D-1").stdout
+    added = run("suppress", "add", "010-5550-0031", "--why", "asked by letter", "--by", "bob")
+    assert added.returncode == 0 and "+8210******31 suppressed (dnc)" in added.stdout
+    listed = run("suppress", "list")
+    assert "+8210******31" in listed.stdout and "add by bob: asked by letter" in listed.stdout
+    assert PHONE not in listed.stdout
+    assert run("suppress", "remove", PHONE, "--why", "consent renewed").returncode == 0
+    assert "0 suppressed numbers" in run("suppress", "list").stdout
+    with open_store(f"sqlite:///{tmp_path / 'c.db'}") as s:
+        assert len(s.history("D-1")) == 1  # the collector's contact
+        assert [t[1] for t in s.suppression_trail(PHONE)] == ["add", "remove"]

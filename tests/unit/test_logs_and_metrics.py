@@ -105,3 +105,25 @@ def test_metrics_and_health_are_scraped(tmp_path: Path) -> None:
             CALLS_IN_FLIGHT.dec()
             RECOGNITION_QUEUE.dec()
             server.close()
+
+
+def test_work_run_in_a_copied_context_keeps_the_attempt(tmp_path: Path, restore_root: None) -> None:
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "c.log"
+    setup_logging(Settings(log=LogSettings(file=path, level="INFO")))
+    log = logging.getLogger("collbot.test.thread")
+
+    async def main() -> None:
+        ATTEMPT.set("c" * 32)
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(1) as pool:
+            await loop.run_in_executor(pool, contextvars.copy_context().run, log.info, "stored")
+            await loop.run_in_executor(pool, log.info, "bare")
+
+    asyncio.run(main())
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert f"attempt={'c' * 32}: stored" in lines[0] and "attempt=-: bare" in lines[1]

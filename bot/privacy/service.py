@@ -29,8 +29,9 @@ async def purge_forever(settings: Settings, store: Store, clock: Callable[[], dt
 
 
 @contextlib.asynccontextmanager
-async def beside_serve(settings: Settings, store: Store, running: Callable[[], list[str]]) -> AsyncIterator[None]:
-    """Start the purge loop and the metrics server; stop both on the way out."""
+async def beside_serve(settings: Settings, store: Store, running: Callable[[], list[str]]
+                       ) -> AsyncIterator[int | None]:
+    """Start the purge loop and the metrics server (yields its port, None when off); stop both on the way out."""
     from bot.metrics import MetricsServer
 
     def health() -> dict[str, Any]:
@@ -51,7 +52,7 @@ async def beside_serve(settings: Settings, store: Store, running: Callable[[], l
         log.info("health and metrics on http://%s:%d/health and /metrics", settings.metrics.host, server.port)
     task = asyncio.create_task(purge_forever(settings, store, lambda: dt.datetime.now(dt.UTC)))
     try:
-        yield
+        yield server.port if server is not None else None
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -130,3 +130,43 @@ def test_the_database_file_is_not_world_readable(tmp_path: Path) -> None:
     with open_store(f"sqlite:///{path}"):
         pass
     assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
+
+
+def test_a_kr_campaign_keeps_audio_90_days_and_serve_purges_it(settings: Settings) -> None:
+    import asyncio
+    import json
+    import urllib.request
+
+    from bot.config import MetricsSettings
+    from bot.privacy.service import beside_serve
+
+    old = NOW - dt.timedelta(days=100)  # past kr's 90 days, within the setting's 180
+    with open_store(settings.database.url, clock=lambda: old) as store:
+        store.upsert_debtor(Debtor("K-1", NAME, PHONE, Decimal(1), timezone="Asia/Seoul"))
+        store.save_definition("k", source_path="k.yaml", text="campaign: k\ncompliance: {pack: kr}\n", sha256="0" * 64)
+        store.ensure_campaign("k")
+        attempt = store.create_attempt("K-1", PHONE, campaign="k", round="first")
+        store.mark_dialing(attempt)
+        store.record_result(attempt, CallResult.NO_ANSWER, 19)
+        store.finish_attempt(attempt, None, {}, 19)
+    folder = settings.host_path(settings.asterisk.spool_dir) / attempt
+    folder.mkdir(parents=True)
+    (folder / "turn-01.wav").write_bytes(b"RIFF")
+    assert purge(settings, now=NOW, dry_run=True).recordings == 1
+    serving = settings.model_copy(update={"metrics": MetricsSettings(port=0)})
+
+    async def main() -> dict[str, object]:
+        with open_store(settings.database.url) as store:
+            async with beside_serve(serving, store, lambda: ["k"]) as port:
+                for _ in range(100):  # the purge runs at start, in a worker thread
+                    if not folder.exists():
+                        break
+                    await asyncio.sleep(0.05)
+                body = await asyncio.to_thread(
+                    lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).read())
+                return json.loads(body)
+
+    health = asyncio.run(main())
+    assert not folder.exists()
+    assert health == {"status": "ok", "database": "ok", "campaigns_running": ["k"]}
+

@@ -4,6 +4,7 @@ bot.cli)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import sys
 import time
@@ -32,7 +33,8 @@ def run_cmd(campaign: Annotated[Path, typer.Argument(help="Campaign file (YAML).
     """Run a campaign now until it is finished or outside its windows; Ctrl-C / SIGTERM finish
     the calls in flight and place no new ones."""
     from bot.campaign.commands import dry_run as plan
-    from bot.campaign.commands import run_campaign
+    from bot.campaign.commands import run_campaign, schedule_block
+    from bot.campaign.spec import read_campaign
 
     if dry_run:
         rows = plan(_settings(), campaign)
@@ -45,6 +47,9 @@ def run_cmd(campaign: Annotated[Path, typer.Argument(help="Campaign file (YAML).
         out.print(table)
         out.print(f"round {round_name}: {sum(r.allow for r in rows)} of {len(rows)} debtors would be called now",
                   soft_wrap=True, highlight=False, markup=False)
+        closed = schedule_block(read_campaign(campaign), dt.datetime.now(dt.UTC))
+        out.print(f"schedule: {'closed now: ' + closed if closed else 'open now'}", soft_wrap=True, highlight=False,
+                  markup=False)
         return
     started = time.monotonic()
     with Live(console=Console(stderr=True), refresh_per_second=2, transient=False) as live:

@@ -166,7 +166,8 @@ def dry_run(settings: Settings, path: Path, now: dt.datetime | None = None) -> l
             if closed is not None and decision.allow:
                 rows.append(DryRunRow(debtor.id, False, "outside_schedule", closed, rnd.name))
                 continue
-            rows.append(DryRunRow(debtor.id, decision.allow, decision.reason, decision.detail, rnd.name))
+            detail = decision.detail + (f" (and the schedule: {closed})" if closed is not None else "")
+            rows.append(DryRunRow(debtor.id, decision.allow, decision.reason, detail, rnd.name))
         return rows
     finally:
         store.close()

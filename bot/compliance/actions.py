@@ -39,11 +39,14 @@ def restrict(store: Store, debtor_id: str, hours: Sequence[str], means: Sequence
                                                             "means": list(chosen)}, by=by)
     notes = []
     in_force = store.contact_requests(debtor_id).restrictions
+    blocked = []
     for name, rules in PACKS.items():
         honoured = req.honoured_intervals(in_force, req.ROBOT_MEANS, rules.restriction_hours_per_week)
         if req.means_refused(in_force, req.ROBOT_MEANS) or (honoured and req.covers_window(honoured, rules.window)):
-            notes.append(f"under pack {name} no hour is left to call this debtor: the gate refuses every call "
-                         "until a restriction is lifted (`collbot debtor lift`)")
+            blocked.append(name)
+    if blocked:
+        notes.append(f"under pack{'s' if len(blocked) > 1 else ''} {', '.join(blocked)} no hour is left to call "
+                     "this debtor: the gate refuses every call until a restriction is lifted (`collbot debtor lift`)")
     if slots:
         asked = sum(s.minutes() for s in slots) / 60
         for name, rules in PACKS.items():

@@ -173,12 +173,18 @@ def covers_window(intervals: Sequence[Interval], window: tuple[dt.time, dt.time]
 
 
 def describe(intervals: Sequence[Interval]) -> str:
-    parts = []
+    """``mon-fri 09:00-18:00, sat 10:00-12:00``: same-time slots of several days are grouped."""
+    by_time: dict[tuple[int, int], list[int]] = {}
+    spanning = []
     for lo, hi in intervals:
-        day = DAYS[lo // 1440]
-        end_day = DAYS[(hi - 1) // 1440]
-        a, b = _hhmm(lo % 1440), _hhmm(hi - (hi - 1) // 1440 * 1440)
-        parts.append(f"{day} {a}-{b}" if day == end_day else f"{day} {a}-{end_day} {b}")
+        if lo // 1440 == (hi - 1) // 1440:
+            by_time.setdefault((lo % 1440, hi - lo // 1440 * 1440), []).append(lo // 1440)
+        else:
+            spanning.append((lo, hi))
+    parts = [f"{_days_text(days)} {_hhmm(a)}-{_hhmm(b)}" for (a, b), days in by_time.items()]
+    for lo, hi in spanning:
+        end_day = (hi - 1) // 1440
+        parts.append(f"{DAYS[lo // 1440]} {_hhmm(lo % 1440)}-{DAYS[end_day]} {_hhmm(hi - end_day * 1440)}")
     return ", ".join(parts) or "none"
 
 

@@ -125,7 +125,7 @@ def test_debtor_commands_give_one_line_on_bad_input(tmp_path: Path) -> None:
 
 def test_restricting_every_hour_is_stored_and_said(store: Store) -> None:
     stored = restrict(store, "D-1", ["daily 07:00-22:00"], [], by="ops")
-    assert any(n.startswith("under pack default no hour is left") for n in stored.notes)
+    assert any(n.startswith("under packs default, us_reg_f, us_ma_ny, cn_2026 no hour is left") for n in stored.notes)
     assert not any("pack kr no hour" in n for n in stored.notes)  # kr honours 28 of those hours
     assert any("pack kr honours 28 of the 105 hours" in n for n in stored.notes)
     decision = compliance.decide(zones=ZONES, history=[], now=NOW, rules=compliance.PACKS["default"],

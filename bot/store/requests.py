@@ -239,6 +239,10 @@ class RequestsMixin:
                                                           EventRow.kind.not_in(KEEP_EVENT_KINDS))
                                    .values(data={"erased": True})).rowcount or 0
             for number, digest in hashed.items():
+                shared = s.scalar(select(DebtorRow.id).where(
+                    DebtorRow.id != debtor_id, (DebtorRow.phone == number) | (DebtorRow.alt_phone == number)).limit(1))
+                if shared is not None:
+                    continue  # another debtor's number too: its suppression must keep matching it
                 row = s.get(SuppressionRow, number)
                 if row is not None:
                     s.delete(row)

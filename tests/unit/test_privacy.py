@@ -170,3 +170,13 @@ def test_a_kr_campaign_keeps_audio_90_days_and_serve_purges_it(settings: Setting
     assert not folder.exists()
     assert health == {"status": "ok", "database": "ok", "campaigns_running": ["k"]}
 
+
+
+def test_forget_keeps_a_suppression_another_debtor_shares(settings: Settings) -> None:
+    call(settings, NOW - dt.timedelta(days=1))  # D-1 opted out on PHONE
+    with open_store(settings.database.url) as store:
+        store.upsert_debtor(Debtor("D-2", "Park", PHONE, Decimal(5), currency="KRW"))  # same family phone
+    forget(settings, "D-1", by="dpo")
+    with open_store(settings.database.url) as store:
+        assert store.suppression(PHONE) == "opt_out"  # D-2 is still never called on it
+        assert store.get_debtor("D-1").name == ""

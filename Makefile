@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_PACKAGES := debootstrap espeak-ng libespeak-ng1 sox postgresql python3-venv chromium fonts-nanum
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system sandbox sandbox-down demo test test-fast lint bench clean check-wheel
+.PHONY: setup system sandbox sandbox-down demo test test-fast lint bench clean check-wheel install-service
 
 setup: system $(STAMP)
 
@@ -62,3 +62,8 @@ bench: sandbox
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+# systemd units for `collbot serve` and `collbot web` (docs/operations.md): a system user, safe
+# directories, the units installed and enabled; started only with START=1.
+install-service: setup
+	$(SUDO) env BIN=$(abspath $(BIN)) START=$(START) SERVICE_USER=$(or $(SERVICE_USER),collbot) deploy/systemd/install.sh

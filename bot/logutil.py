@@ -1,11 +1,18 @@
 """Logging set-up: one file and stderr, phone numbers masked and control characters escaped.
 
 The masking filter sits on our handlers, so it also covers records from libraries
-(panoramisk logs whole AMI actions at debug level).
+(panoramisk logs whole AMI actions at debug level). Every record carries the attempt id of the
+call it belongs to (``attempt=...``; ``-`` outside a call), taken from a context variable the
+controller sets for each call's tasks; ``log.json_lines`` writes one JSON object per line instead.
+Work handed to a thread inherits it only when run in a copy of the context (``asyncio.to_thread``,
+``Controller.db``); a bare ``run_in_executor`` does not.
 """
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
+import json
 import logging
 import logging.handlers
 import unicodedata
@@ -19,7 +26,8 @@ if TYPE_CHECKING:
     from bot.config import Settings
 
 DEFAULT_LOG_FILE = Path("var/collbot.log")
-FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+FORMAT = "%(asctime)s %(levelname)s %(name)s attempt=%(attempt)s: %(message)s"
+ATTEMPT: contextvars.ContextVar[str] = contextvars.ContextVar("collbot_attempt", default="-")
 _NAMED = {"\r": "\\r", "\n": "\\n", "\t": "\\t", "\0": "\\0"}
 _BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A))
 _OURS = "_collbot_handler"
@@ -57,6 +65,29 @@ class PhoneMaskFilter(logging.Filter):
         return True
 
 
+class AttemptFilter(logging.Filter):
+    """Adds ``record.attempt``: the attempt id of the call being handled, or ``-``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "attempt"):
+            record.attempt = safe(ATTEMPT.get())
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO), level, logger, attempt, message (and exc)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+                 "level": record.levelname, "logger": record.name, "attempt": getattr(record, "attempt", "-"),
+                 "message": record.getMessage()}
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def setup_logging(settings: Settings) -> list[logging.Handler]:
     """Send the root logger to ``settings.log.file`` and stderr; calling again replaces them."""
     reset_logging()
@@ -75,11 +106,12 @@ def setup_logging(settings: Settings) -> list[logging.Handler]:
     console.setLevel(max(logging.WARNING, logging.getLevelName(settings.log.level)))
     console.addFilter(lambda record: not getattr(record, FILE_ONLY, False))
     handlers = [file_handler, console]
-    formatter = logging.Formatter(FORMAT)
+    formatter = JsonFormatter() if settings.log.json_lines else logging.Formatter(FORMAT)
     root = logging.getLogger()
     for handler in handlers:
         handler.setFormatter(formatter)
         handler.addFilter(PhoneMaskFilter())
+        handler.addFilter(AttemptFilter())
         setattr(handler, _OURS, True)
         root.addHandler(handler)
     root.setLevel(settings.log.level)

@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.domain import CallResult, Outcome
 from bot.errors import StoreError
+from bot.privacy.service import beside_serve
 from bot.store.definitions import Registered
 from bot.store.repo import open_store
 
@@ -30,6 +31,22 @@ class DryRunRow:
     allow: bool
     reason: str
     detail: str
+    round: str = ""
+
+
+def schedule_block(campaign: Campaign, now: dt.datetime) -> str | None:
+    """Why the campaign's schedule places no call at ``now``, or None when it is inside it."""
+    from zoneinfo import ZoneInfo
+
+    from bot.campaign.windows import works_on
+
+    spec = campaign.schedule
+    local = now.astimezone(ZoneInfo(spec.timezone))
+    if not works_on(spec, local.date()):
+        return f"{local:%a %Y-%m-%d} is not a working day of the schedule ({spec.timezone})"
+    if not spec.start <= local.time() < spec.end:
+        return (f"it is {local:%H:%M} in {spec.timezone}; the schedule calls {spec.start:%H:%M}-{spec.end:%H:%M}")
+    return None
 
 
 class SingleWriter:
@@ -109,7 +126,8 @@ async def serve(settings: Settings, *, poll_s: float = 5.0, handle_signals: bool
                 daemon = Daemon(store, load=load, start=start, poll_s=poll_s)
                 if stopping.is_set():
                     return daemon.summary
-                return await daemon.run()
+                async with beside_serve(settings, store, lambda: daemon.running):  # purge, /health, /metrics
+                    return await daemon.run()
     finally:
         store.close()
 
@@ -141,10 +159,15 @@ def dry_run(settings: Settings, path: Path, now: dt.datetime | None = None) -> l
         rnd = next((r for r in campaign.rounds if not store.round_finished(campaign.campaign, r.name)), None)
         if rnd is None:
             return []
+        closed = schedule_block(campaign, runner.clock())
         rows = []
         for debtor in runner._pool(rnd):
             decision = runner._decide(debtor)
-            rows.append(DryRunRow(debtor.id, decision.allow, decision.reason, decision.detail))
+            if closed is not None and decision.allow:
+                rows.append(DryRunRow(debtor.id, False, "outside_schedule", closed, rnd.name))
+                continue
+            detail = decision.detail + (f" (and the schedule: {closed})" if closed is not None else "")
+            rows.append(DryRunRow(debtor.id, decision.allow, decision.reason, detail, rnd.name))
         return rows
     finally:
         store.close()
@@ -169,11 +192,16 @@ def status_of(settings: Settings, name: str) -> dict[str, object]:
         for a in attempts:
             key = a.outcome.value if a.outcome else (a.result.value if a.result else a.state.value)
             results[key] = results.get(key, 0) + 1
-        from bot.campaign.interrupted import summary_lines
+        from zoneinfo import ZoneInfo
 
+        from bot.campaign.interrupted import summary_lines
+        from bot.campaign.report import build_report, money
+
+        report = build_report(store, name, zone=ZoneInfo("UTC"), now=dt.datetime.now(dt.UTC))
         return {"campaign": name, "status": state, "attempts": len(attempts),
                 "debtors": len({a.debtor_id for a in attempts}), "results": results,
-                "interrupted": summary_lines(store, name)}
+                "interrupted": summary_lines(store, name),
+                "promised": money(report.total.promised), "recovered": money(report.total.recovered)}
     finally:
         store.close()
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from bot.campaign.zones import load_zone
+from bot.compliance import requests as req
 from bot.domain import CallResult
 from bot.errors import ConfigError
 
@@ -31,6 +32,7 @@ DEFAULT_WINDOW = (dt.time(8), dt.time(21))
 # Sampling step when looking for offset changes; no zone changes its offset twice within it.
 _TRANSITION_STEP = dt.timedelta(hours=6)
 _CAPS = ("max_per_day", "max_per_7_days", "max_unanswered_per_day")
+_REQUEST_LIMITS = ("restriction_hours_per_week", "suspension_max_days", "retention_days")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,15 @@ class Rules:
     cooldown_after_conversation: dt.timedelta | None = None
     max_unanswered_per_day: int | None = None
     name: str = "custom"
+    # Debtors' own contact requests (bot.compliance.requests): how much of each the pack honours.
+    # None: all of it (a lender may always honour more than the law asks).
+    restriction_hours_per_week: int | None = None  # blocked time slots honoured, in hours per week
+    suspension_max_days: int | None = None  # one suspension (or one extension) honoured for at most this
+    suspension_extensions: int | None = None  # how many times one suspension may be extended
+    adjustment_business_days: int = 10  # the stop after a debt-adjustment request
+    holiday_country: str | None = None  # business days skip this country's public holidays (holidays pkg)
+    recording_notice: bool = False  # scripts must play a recording notice before listening
+    retention_days: int | None = None  # recordings and transcripts kept this long; None: the setting
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -60,12 +71,16 @@ class Rules:
                 f"{where}: window end {window[1]:%H:%M} must be after its start {window[0]:%H:%M}"
                 " (windows over midnight are not supported)"
             )
-        for key in _CAPS:
+        for key in (*_CAPS, *_REQUEST_LIMITS):
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ConfigError(
                     f"{where}: {key} must be a whole number of at least 1, or null for no cap; got {value!r}"
                 )
+        extensions = self.suspension_extensions
+        if extensions is not None and (isinstance(extensions, bool) or not isinstance(extensions, int)
+                                       or extensions < 0):
+            raise ConfigError(f"{where}: suspension_extensions must be a whole number of at least 0, or null")
         cooldown = self.cooldown_after_conversation
         if cooldown is not None and (
             not isinstance(cooldown, dt.timedelta) or not dt.timedelta(0) <= cooldown <= MAX_COOLDOWN
@@ -74,7 +89,9 @@ class Rules:
 
 
 PACKS: dict[str, Rules] = {
-    "default": Rules(name="default"),
+    # Not a law: the strictest widely used caps that still allow a normal retry plan (Regulation F's 7
+    # attempts in 7 days, China's 6 unanswered a day), so a campaign without a pack cannot hammer a debtor.
+    "default": Rules(max_per_7_days=7, max_unanswered_per_day=6, name="default"),
     # US Regulation F (12 CFR 1006.14): more than 7 attempts within 7 consecutive days, or any call within
     # 7 days after a telephone conversation about the debt, is presumed harassment. FDCPA hours: 08:00-21:00.
     "us_reg_f": Rules(max_per_7_days=7, cooldown_after_conversation=WEEK, name="us_reg_f"),
@@ -83,6 +100,14 @@ PACKS: dict[str, Rules] = {
     # China, 2026 consumer-loan collection guideline: no calls 22:00-08:00, but some sources say 21:00;
     # we keep the safe 08:00-21:00 (product notes). At most 6 unanswered attempts per day.
     "cn_2026": Rules(max_unanswered_per_day=6, name="cn_2026"),
+    # Korea (docs/compliance.md): Individual Debtor Protection Act (in force 17 Oct 2024): at most 7
+    # collection contacts per debt in 7 days, robot's and collectors' together (both are attempts in the
+    # ledger); blocked time slots up to 28 h a week; a suspension of up to 3 months, extendable once; 10
+    # business days after a debt-adjustment request. Fair Debt Collection Act: no calls 21:00-08:00.
+    # Both require telling the debtor the call is recorded (Personal Information Protection Act).
+    "kr": Rules(window=(dt.time(8), dt.time(21)), max_per_7_days=7, restriction_hours_per_week=28,
+                suspension_max_days=92, suspension_extensions=1, adjustment_business_days=10, holiday_country="KR",
+                recording_notice=True, retention_days=90, name="kr"),
 }
 
 _MAPPING_KEYS = (
@@ -174,8 +199,10 @@ def decide(
     now: dt.datetime,
     rules: Rules,
     suppressed: str | None = None,
+    requests: req.ContactRequests | None = None,
 ) -> Decision:
-    """May the debt be called at ``now``? The first failing check names the reason."""
+    """May the debt be called at ``now``? The first failing check names the reason.
+    ``requests`` are the debtor's own contact requests (bot.compliance.requests)."""
     now = _require_aware(now, "now")
     if suppressed is not None:
         why = suppressed or "unspecified"
@@ -183,10 +210,13 @@ def decide(
     loaded = _load(zones)
     if not loaded:
         return Decision(False, "no_time_zone", "no candidate time zone is known; use the configured default zone")
-    blocks = _blocks(loaded, history, now, rules)
+    never = _never_by_request(requests, rules)
+    if never is not None:
+        return never
+    blocks = _blocks(loaded, history, now, rules, requests)
     if not blocks:
         return Decision(True, "ok", "every rule allows a call now")
-    not_before = _search(loaded, history, now, rules, blocks)
+    not_before = _search(loaded, history, now, rules, blocks, requests)
     if not_before is None:
         names = ", ".join(name for name, _ in loaded[:5]) + (f" and {len(loaded) - 5} more" if len(loaded) > 5 else "")
         return Decision(
@@ -204,15 +234,16 @@ def next_allowed(
     after: dt.datetime,
     rules: Rules,
     suppressed: str | None = None,
+    requests: req.ContactRequests | None = None,
 ) -> dt.datetime | None:
     """The earliest UTC instant at or after ``after`` that ``decide`` allows; None if there is none."""
     after = _require_aware(after, "after")
     if suppressed is not None:
         return None
     loaded = _load(zones)
-    if not loaded:
+    if not loaded or _never_by_request(requests, rules) is not None:
         return None
-    return _search(loaded, history, after, rules, None)
+    return _search(loaded, history, after, rules, None, requests)
 
 
 # --- internals ------------------------------------------------------------------------------------------
@@ -241,14 +272,15 @@ def _load(zones: Sequence[str]) -> _Zones:
 
 
 def _search(
-    zones: _Zones, history: Sequence[Attempt], after: dt.datetime, rules: Rules, blocks: list[_Block] | None
+    zones: _Zones, history: Sequence[Attempt], after: dt.datetime, rules: Rules, blocks: list[_Block] | None,
+    requests: req.ContactRequests | None = None,
 ) -> dt.datetime | None:
     # Every block's ``clears`` is a lower bound, so jumping to the latest skips nothing that is allowed.
     limit = after + SEARCH_DAYS * DAY + (rules.cooldown_after_conversation or dt.timedelta(0))
     t = after
     while True:
         if blocks is None:
-            blocks = _blocks(zones, history, t, rules)
+            blocks = _blocks(zones, history, t, rules, requests)
         if not blocks:
             return t
         clears = [block.clears for block in blocks]
@@ -260,8 +292,9 @@ def _search(
         blocks = None
 
 
-def _blocks(zones: _Zones, history: Sequence[Attempt], t: dt.datetime, rules: Rules) -> list[_Block]:
-    found: list[_Block | None] = []
+def _blocks(zones: _Zones, history: Sequence[Attempt], t: dt.datetime, rules: Rules,
+            requests: req.ContactRequests | None = None) -> list[_Block]:
+    found: list[_Block | None] = list(_request_blocks(zones, t, rules, requests)) if requests else []
     if rules.max_per_day is not None:
         found.append(_day_cap(zones, history, t, rules.max_per_day, _every, "cap_day", "attempts"))
     if rules.max_per_7_days is not None:
@@ -275,6 +308,61 @@ def _blocks(zones: _Zones, history: Sequence[Attempt], t: dt.datetime, rules: Ru
         )
     found.append(_window(zones, t, rules.window))
     return [block for block in found if block is not None]
+
+
+def _never_by_request(requests: req.ContactRequests | None, rules: Rules) -> Decision | None:
+    """A request that leaves no hour at all for a robot call: said plainly instead of searching 400 days."""
+    if not requests:
+        return None
+    refused = req.means_refused(requests.restrictions, req.ROBOT_MEANS)
+    if refused is not None:
+        return Decision(False, "request_means_refused",
+                        f"the debtor asked for no contact by {', '.join(refused.means)} (request {refused.id});"
+                        " nothing can be dialled until the request is lifted")
+    honoured = req.honoured_intervals(requests.restrictions, req.ROBOT_MEANS, rules.restriction_hours_per_week)
+    if honoured and req.covers_window(honoured, rules.window):
+        return Decision(False, "request_blocks_window",
+                        f"the debtor's restricted hours ({req.describe(honoured)}) cover the whole calling window "
+                        f"{rules.window[0]:%H:%M}-{rules.window[1]:%H:%M} on every day of the week;"
+                        " nothing can be dialled until a restriction is lifted")
+    return None
+
+
+def _request_blocks(zones: _Zones, t: dt.datetime, rules: Rules, requests: req.ContactRequests
+                    ) -> Iterable[_Block]:
+    for s in requests.suspensions:
+        end = req.suspension_end(s, rules.suspension_max_days, rules.suspension_extensions)
+        block = _date_block(zones, t, s.since, end, "request_suspended",
+                            f"collection suspended ({s.reason}, request {s.id}) until {end - DAY:%Y-%m-%d}")
+        if block is not None:
+            yield block
+    for a in requests.adjustments:
+        end = req.adjustment_end(a, rules.adjustment_business_days, rules.holiday_country)
+        block = _date_block(zones, t, a.since, end, "request_adjustment",
+                            f"debt-adjustment request {a.id} of {a.since:%Y-%m-%d}: no collection for "
+                            f"{rules.adjustment_business_days} business days, until {end - DAY:%Y-%m-%d}")
+        if block is not None:
+            yield block
+    honoured = req.honoured_intervals(requests.restrictions, req.ROBOT_MEANS, rules.restriction_hours_per_week)
+    if honoured:
+        ends = [(name, until) for name, zone in zones
+                if (until := req.blocked_until(honoured, t.astimezone(zone))) is not None]
+        if ends:
+            zone_of = dict(zones)
+            clears = max(_first_at_or_after(zone_of[name], until) for name, until in ends)
+            yield _Block("request_restricted_hours",
+                         f"the debtor asked for no calls at this time ({req.describe(honoured)}, local time in "
+                         f"{ends[0][0]})", clears)
+
+
+def _date_block(zones: _Zones, t: dt.datetime, since: dt.date, end: dt.date, reason: str, detail: str
+                ) -> _Block | None:
+    # Blocked while any candidate zone's local date is inside [since, end): the stricter reading.
+    inside = [zone for _, zone in zones if since <= t.astimezone(zone).date() < end]
+    if not inside:
+        return None
+    clears = max(_first_at_or_after(zone, dt.datetime.combine(end, dt.time())) for _, zone in zones)
+    return _Block(reason, detail, clears)
 
 
 def _every(attempt: Attempt) -> bool:

@@ -34,8 +34,10 @@ def _iso(value: object) -> str:
 
 
 def debtor_rows(store: Store, campaign: str, *, full_phone: bool, script: str) -> Iterator[dict[str, str]]:
-    for debtor, attempts in _by_debtor(store, campaign):
+    """``script`` names the script for debtors none of whose attempts recorded theirs (before 0004)."""
+    for debtor, attempts, scripts in _by_debtor(store, campaign):
         last = attempts[-1]
+        used = next((scripts[a.id] for a in reversed(attempts) if scripts.get(a.id)), script)
         final = next((a for a in reversed(attempts) if a.outcome is not None), None)
         detail = final.outcome_detail if final else {}
         yield {
@@ -47,19 +49,20 @@ def debtor_rows(store: Store, campaign: str, *, full_phone: bool, script: str) -
             "callback_at": str(detail.get("callback_at") or ""), "attempts": str(len(attempts)),
             "last_result": last.result.value if last.result else last.state.value,
             "last_attempt_at": _iso(last.dialed_at or last.created_at),
-            "talk_seconds": str(sum(a.talk_seconds or 0 for a in attempts)), "script": script,
+            "talk_seconds": str(sum(a.talk_seconds or 0 for a in attempts)), "script": used,
         }
 
 
-def _by_debtor(store: Store, campaign: str) -> Iterator[tuple[Debtor, list[AttemptRecord]]]:
-    """Each debtor with their attempts, oldest first, read a page of debtors at a time: only one
-    page of attempts and their debtors is in memory at once."""
+def _by_debtor(store: Store, campaign: str) -> Iterator[tuple[Debtor, list[AttemptRecord], dict[str, str]]]:
+    """Each debtor with their attempts, oldest first, and the scripts they used (attempt id -> name),
+    read a page of debtors at a time: only one page of attempts and their debtors is in memory at once."""
     for page in store.campaign_attempt_pages(campaign, debtors=DEBTORS_PER_PAGE):
         groups: dict[str, list[AttemptRecord]] = {}
         for attempt, _, _ in page:
             groups.setdefault(attempt.debtor_id, []).append(attempt)
+        scripts = store.attempt_scripts([a.id for a, _, _ in page])
         for debtor in _debtors(store, list(groups)):
-            yield debtor, groups[debtor.id]
+            yield debtor, groups[debtor.id], scripts
 
 
 def _debtors(store: Store, ids: list[str]) -> Iterator[Debtor]:

@@ -19,14 +19,16 @@ from bot.yamlfile import MAX_FILE_BYTES
 
 def checked_scripts(settings: Settings, campaign: Campaign) -> dict[Path, CompiledScript]:
     """Every script the campaign uses, checked and compiled before anything is dialled."""
+    from bot.campaign.compliance import PACKS
     from bot.commands import compiled_script
 
     paths = {campaign.script, *(r.script for r in campaign.rounds if r.script)}
+    notice = PACKS[campaign.compliance.pack].recording_notice  # kr: the debtor is told the call is recorded
     compiled = {}
     for path in paths:
         assert path is not None
         try:
-            compiled[path] = compiled_script(settings, path)
+            compiled[path] = compiled_script(settings, path, recording_notice=notice)
         except ConfigError as exc:
             raise ConfigError(f"campaign {campaign.campaign!r} cannot start: its script does not pass the "
                               f"check:\n{exc}") from exc

@@ -10,6 +10,7 @@ Definitions (also in docs/campaigns.md); every rate is over debtors, not attempt
     kept rate        kept / (kept + broken): pending promises are not judged yet
     recovered        payments made since the day (local) of the campaign's first attempt by the
                      group's debtors
+Amounts are summed per currency (the debtor's): 300,000 KRW and 3,000 CNY are never one number.
 A debtor called in several rounds, hours or scripts counts in each of them, so breakdown rows
 need not add up to the total.
 """
@@ -45,8 +46,8 @@ class Figures:
     kept: int
     broken: int
     pending: int
-    promised: Decimal
-    recovered: Decimal
+    promised: dict[str, Decimal]  # currency -> sum
+    recovered: dict[str, Decimal]
 
     @property
     def reach_rate(self) -> float | None:
@@ -97,6 +98,7 @@ def build_report(store: Store, campaign: str, *, zone: ZoneInfo, now: dt.datetim
     since = dt.datetime.combine(first.astimezone(zone).date(), dt.time(), zone) if first is not None else None
     payments = store.campaign_payments(campaign, since) if since is not None else []
     debts = store.campaign_debtor_amounts(campaign)
+    currencies = store.campaign_debtor_currencies(campaign)
     today = now.astimezone(zone).date()
     fallback = script or UNKNOWN_SCRIPT
     missing = sum(1 for a in attempts if not links.get(a.id, ("", None))[1])
@@ -105,7 +107,7 @@ def build_report(store: Store, campaign: str, *, zone: ZoneInfo, now: dt.datetim
         + (" (from --script)" if script else ""))
 
     def figures(label: str, group: list[AttemptRecord]) -> Figures:
-        return compute(label, group, payments, debts, zone=zone, today=today)
+        return compute(label, group, payments, debts, zone=zone, today=today, currencies=currencies)
 
     def grouped(key: Callable[[AttemptRecord], str]) -> list[Figures]:
         groups: dict[str, list[AttemptRecord]] = {}
@@ -122,8 +124,11 @@ def build_report(store: Store, campaign: str, *, zone: ZoneInfo, now: dt.datetim
 
 
 def compute(label: str, attempts: Iterable[AttemptRecord], payments: Iterable[Payment],
-            debts: dict[str, Decimal], *, zone: ZoneInfo, today: dt.date) -> Figures:
-    """The figures of one group of attempts (pure: no store, no clock)."""
+            debts: dict[str, Decimal], *, zone: ZoneInfo, today: dt.date,
+            currencies: dict[str, str] | None = None) -> Figures:
+    """The figures of one group of attempts (pure: no store, no clock); ``currencies``: debtor id ->
+    the currency their amounts are in (payments are in the debt's currency)."""
+    currency_of = (currencies or {}).get
     attempts = list(attempts)
     debtors = {a.debtor_id for a in attempts}
     reached = {a.debtor_id for a in attempts if _answered(a)}
@@ -142,8 +147,21 @@ def compute(label: str, attempts: Iterable[AttemptRecord], payments: Iterable[Pa
         label=label, debtors=len(debtors), attempts=len(attempts), reached=len(reached),
         right_party=len(right_party), promises=len(promises), kept=states.count(PromiseState.KEPT),
         broken=states.count(PromiseState.BROKEN), pending=states.count(PromiseState.PENDING),
-        promised=sum((p.amount for p in promises.values()), Decimal(0)),
-        recovered=sum((p.amount for group in paid.values() for p in group), Decimal(0)))
+        promised=per_currency((currency_of(p.debtor_id, ""), p.amount) for p in promises.values()),
+        recovered=per_currency((currency_of(p.debtor_id, ""), p.amount) for group in paid.values() for p in group))
+
+
+def per_currency(amounts: Iterable[tuple[str, Decimal]]) -> dict[str, Decimal]:
+    """Sums by currency, in currency order."""
+    sums: dict[str, Decimal] = {}
+    for currency, amount in amounts:
+        sums[currency] = sums.get(currency, Decimal(0)) + amount
+    return dict(sorted(sums.items()))
+
+
+def money(sums: dict[str, Decimal]) -> str:
+    """``300,000.00 KRW + 3,000.00 CNY``; ``0`` when there is nothing."""
+    return " + ".join(f"{amount:,.2f} {currency}".rstrip() for currency, amount in sums.items()) or "0"
 
 
 def _answered(a: AttemptRecord) -> bool:
@@ -164,4 +182,4 @@ def cells(f: Figures) -> list[str]:
     """One row as text: counts with their percentage of the relevant whole."""
     return [f.label, str(f.debtors), str(f.attempts), share(f.reached, f.debtors), share(f.right_party, f.reached),
             share(f.promises, f.reached), share(f.kept, f.kept + f.broken), str(f.broken), str(f.pending),
-            f"{f.promised:,.2f}", f"{f.recovered:,.2f}"]
+            money(f.promised), money(f.recovered)]

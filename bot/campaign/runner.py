@@ -351,8 +351,9 @@ class CampaignRunner:
         claim can call it inside its transaction without touching the store."""
         zones = self._zones(debtor)
         suppressed = self.store.suppression(debtor.phone) or ("dnc" if debtor.phone in self.dnc else None)
+        requests = self.store.contact_requests(debtor.id)  # the debtor's own restrictions and suspensions
         return lambda history: compliance.decide(zones=zones, history=history, now=self.clock(), rules=self.rules,
-                                                 suppressed=suppressed)
+                                                 suppressed=suppressed, requests=requests)
 
     def _debtor(self, debtor_id: str) -> Debtor:
         debtor = self._debtors.get(debtor_id)

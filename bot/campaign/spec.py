@@ -113,6 +113,15 @@ class ComplianceSpec(_Strict):
     max_unanswered_per_day: int | None = Field(None, ge=0)
     default_timezone: str | None = None  # for numbers whose zone cannot be inferred
 
+    @field_validator("pack")
+    @classmethod
+    def _known_pack(cls, value: str) -> str:
+        from bot.campaign.compliance import PACKS
+
+        if value not in PACKS:
+            raise ValueError(f"unknown compliance pack {value!r}; known packs: {', '.join(PACKS)}")
+        return value
+
 
 class InterruptedSpec(_Strict):
     """What to do about an attempt cut short (controller killed, AMI link or Asterisk lost)."""

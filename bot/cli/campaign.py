@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from pathlib import Path
@@ -25,17 +26,23 @@ def run_cmd(ctx: typer.Context, campaign: Annotated[Path, typer.Argument(help="C
     """Run a campaign now until it is finished or outside its windows; Ctrl-C / SIGTERM finish
     the calls in flight and place no new ones."""
     from bot.campaign.commands import dry_run as plan
-    from bot.campaign.commands import run_campaign
+    from bot.campaign.commands import run_campaign, schedule_block
+    from bot.campaign.spec import read_campaign
 
     if dry_run:
         rows = plan(settings(ctx), campaign)
-        table = Table(title=f"dry run: {campaign}")
+        round_name = rows[0].round if rows else "(none: every round is finished)"
+        table = Table(title=f"dry run: {campaign}, round {round_name}")
         for column in ("debtor", "would call", "reason", "detail"):
             table.add_column(column)
         for row in rows:
             table.add_row(row.debtor_id, "yes" if row.allow else "no", row.reason, row.detail)
         out.print(table)
-        out.print(f"{sum(r.allow for r in rows)} of {len(rows)} debtors would be called now")
+        out.print(f"round {round_name}: {sum(r.allow for r in rows)} of {len(rows)} debtors would be called now",
+                  soft_wrap=True, highlight=False, markup=False)
+        closed = schedule_block(read_campaign(campaign), dt.datetime.now(dt.UTC))
+        out.print(f"schedule: {'closed now: ' + closed if closed else 'open now'}", soft_wrap=True, highlight=False,
+                  markup=False)
         return
     started = time.monotonic()
     with Live(console=err, refresh_per_second=2, transient=False) as live:
@@ -109,6 +116,8 @@ def status(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Campaig
         out.print(f"  {key}: {count}")
     for line in info["interrupted"]:  # type: ignore[attr-defined]
         out.print(line, soft_wrap=True, highlight=False, markup=False)
+    out.print(f"  amount promised: {info['promised']}; recovered: {info['recovered']} (per currency)",
+              soft_wrap=True, highlight=False, markup=False)
 
 
 def _setter(state: str, verb: str):

@@ -18,7 +18,9 @@ def export_cmd(ctx: typer.Context,
                campaign: Annotated[str, typer.Argument(help="Campaign name.")],
                output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write.")],
                attempts: Annotated[bool, typer.Option("--attempts", help="One row per attempt.")] = False,
-               full_phone: Annotated[bool, typer.Option("--full-phone", help="Do not mask numbers.")] = False) -> None:
+               full_phone: Annotated[bool, typer.Option("--full-phone", help="Do not mask numbers.")] = False,
+               script: Annotated[str, typer.Option("--script", help="Script name for attempts that did not "
+                                                                    "record theirs.")] = "") -> None:
     """Export a campaign's results as CSV (numbers masked unless --full-phone)."""
     from bot.campaign.export import export
     from bot.errors import StoreError
@@ -27,7 +29,7 @@ def export_cmd(ctx: typer.Context,
     with open_store(settings(ctx).database.url) as store:
         if store.campaign_status(campaign) is None:
             raise StoreError(f"no campaign {campaign!r}")
-        count = export(store, campaign, output, attempts=attempts, full_phone=full_phone, script="")
+        count = export(store, campaign, output, attempts=attempts, full_phone=full_phone, script=script)
     out.print(f"wrote {count} rows to {output}")
 
 

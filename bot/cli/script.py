@@ -17,11 +17,19 @@ app = typer.Typer(no_args_is_help=True, help="Call scripts: check, chat, graph a
 
 @app.command("check")
 def script_check(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="Call script (YAML).")],
-                 model: Annotated[Path | None, typer.Option("--model", help="Vosk model directory.")] = None) -> None:
-    """Check a script: schema, graph, placeholders, disclosure order and vocabulary."""
+                 model: Annotated[Path | None, typer.Option("--model", help="Vosk model directory.")] = None,
+                 pack: Annotated[str, typer.Option("--pack", help="Compliance pack the script will run under "
+                                                                  "(kr requires a recording notice).")] = "default",
+                 ) -> None:
+    """Check a script: schema, graph, placeholders on every path, disclosure order, recording notice and
+    vocabulary."""
+    from bot.campaign.compliance import PACKS
     from bot.commands import check_script
+    from bot.errors import InputError
 
-    problems, note = check_script(settings(ctx), file, model)
+    if pack not in PACKS:
+        raise InputError(f"--pack {pack!r}: known packs are {', '.join(PACKS)}")
+    problems, note = check_script(settings(ctx), file, model, recording_notice=PACKS[pack].recording_notice)
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)

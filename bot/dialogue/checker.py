@@ -36,16 +36,21 @@ def load_script(path: Path) -> tuple[Script, LoadedYaml]:
 
 
 def check(script: Script, loaded: LoadedYaml, *, missing_words: MissingWords | None = None,
-          slot_phrases: Callable[[str, str], list[str]] | None = None) -> list[Problem]:
-    """Every problem the script has; empty when it may go live."""
+          slot_phrases: Callable[[str, str], list[str]] | None = None,
+          require_recording_notice: bool = False) -> list[Problem]:
+    """Every problem the script has; empty when it may go live. ``require_recording_notice``: the
+    compliance pack (kr) or the ``privacy.recording_notice`` setting asks for one."""
     c = _Checker(script, loaded)
     c.targets()
     if not c.problems:  # graph checks need every target to exist
         c.graph()
         c.disclosure()
+        c.recording_notice(require_recording_notice)
     c.listens()
     c.conditions()
     c.placeholders()
+    if not c.problems:  # the path analysis needs a sound graph
+        c.slot_paths()
     if missing_words is not None:
         c.vocabulary(missing_words, slot_phrases)
     return sorted(c.problems, key=lambda p: _order(p.where))
@@ -107,6 +112,9 @@ class _Checker:
             self.add(("start",), f"unknown step {self.s.start!r}{self._hint(self.s.start)}")
         if self.s.identification and self.s.identification not in self.s.steps:
             self.add(("identification",), f"unknown step {self.s.identification!r}")
+        if self.s.recording_notice and self.s.recording_notice not in self.s.steps:
+            self.add(("recording_notice",), f"unknown step {self.s.recording_notice!r}"
+                                            f"{self._hint(self.s.recording_notice)}")
         seen: set[Loc] = set()
         for name in self.s.steps:
             for loc, target in edges(self.s, name):
@@ -141,6 +149,21 @@ class _Checker:
                 for field in PLACEHOLDER.findall(text):
                     if field in DEBT_FIELDS:
                         self.add(loc, f"mentions {{{field}}} {why}")
+
+    def recording_notice(self, required: bool) -> None:
+        notice = self.s.recording_notice
+        if notice is None:
+            if required:
+                self.add(("start",), "the compliance pack requires a recording notice: name the step whose "
+                                     "prompt says the call is recorded under recording_notice")
+            return
+        if not isinstance(self.s.steps[notice].say, str):
+            self.add(("recording_notice",), f"step {notice!r} says nothing, so it cannot be the recording notice")
+        # The customer is recorded from the first listen on: every path to one must play the notice.
+        early = _reach(self.s, self.s.start, avoid=notice)
+        for name in sorted(early):
+            if self.s.steps[name].listen is not None:
+                self.add(("steps", name, "listen"), f"listens before the recording notice {notice!r} was played")
 
     def listens(self) -> None:
         for name, step in self.s.steps.items():
@@ -201,6 +224,24 @@ class _Checker:
                         self.add(loc, f"placeholder {{{field}}} is neither a declared field nor a slot{hint}")
                 if "{" in PLACEHOLDER.sub("", text) or "}" in PLACEHOLDER.sub("", text):
                     self.add(loc, "a brace that is not a {placeholder}; placeholders are {lower_case_names}")
+
+    def slot_paths(self) -> None:
+        """Every slot placeholder is set on every path to the prompt that says it (bot.dialogue.slotflow)."""
+        from .slotflow import default_parses, describe, must_set, slot_edges, unset_path
+
+        slots = self._slots()
+        flow = slot_edges(self.s, default_parses(self.s.language))
+        entry = must_set(self.s, flow)
+        for name in self.s.steps:
+            if name not in entry:
+                continue
+            for loc, text in says(self.s, name):
+                for slot in dict.fromkeys(PLACEHOLDER.findall(text)):
+                    if slot in slots and slot not in entry[name]:
+                        path = unset_path(self.s, flow, name, slot)
+                        how = f": {describe(path, self.s.start)}" if path else ""
+                        self.add(loc, f"{{{slot}}} may be unset here; a path reaches {name!r} without setting "
+                                      f"it{how}")
 
     def _slots(self) -> set[str]:
         found: set[str] = set()

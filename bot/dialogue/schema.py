@@ -128,8 +128,31 @@ class Rule(_Strict):
         return self
 
 
+class ContactRequestSpec(_Strict):
+    """A contact restriction the customer asked for in the call ("don't call me at work"), stored
+    when the call ends and honoured by the compliance gate (docs/compliance.md)."""
+
+    hours: list[str] = Field(default_factory=list)  # weekly slots, e.g. "mon-fri 09:00-18:00"
+    means: list[Literal["phone", "sms"]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something(self) -> ContactRequestSpec:
+        from bot.compliance.requests import parse_slot
+        from bot.errors import InputError
+
+        if not self.hours and not self.means:
+            raise ValueError("a contact request needs hours, means or both")
+        for text in self.hours:
+            try:
+                parse_slot(text)
+            except InputError as exc:
+                raise ValueError(str(exc).replace("--hours ", "hours ")) from None
+        return self
+
+
 class Step(_Strict):
     say: Say | None = None
+    contact_request: ContactRequestSpec | None = None  # recorded when the call passes this step
     listen: Listen | None = None
     branch: list[Rule] | None = None
     goto: StepName | None = None
@@ -168,6 +191,7 @@ class Script(_Strict):
     rate: int | None = Field(None, ge=50, le=400)
     asr_model: str | None = None
     identification: StepName | None = None
+    recording_notice: StepName | None = None  # the step whose prompt says the call is recorded
     fields: list[SlotName] = Field(default_factory=list)
     globals: dict[Literal["opt_out", "wrong_number", "human", "already_paid"], GlobalIntent] = Field(
         default_factory=dict)

@@ -63,6 +63,7 @@ class ScriptRun:
         # "wrong number" costs more than asking again.
         self.min_confidence = min_confidence
         self._heard_at: float | None = None  # when the last answer was heard (monotonic)
+        self.contact_requests: list[dict[str, object]] = []  # asked for in this call (step contact_request)
 
     async def on_state_change(self, *_: object) -> None:
         await self._entered()
@@ -71,6 +72,11 @@ class ScriptRun:
         self.path.append(self.state)
         self.counters[self.state] += 1
         await self.record(DialogueEvent(EventKind.STATE, {"step": self.state}))
+        asked = self.script.steps[self.state].contact_request
+        if asked is not None:  # the customer asked for it: kept whatever happens next, hang-up included
+            request = {"hours": list(asked.hours), "means": list(asked.means), "step": self.state}
+            if request not in self.contact_requests:
+                self.contact_requests.append(request)
 
     async def run(self, channel: Channel) -> CallOutcome:
         machine = self.compiled.machine
@@ -95,6 +101,8 @@ class ScriptRun:
             machine.remove_model(self)
 
     def _outcome(self, outcome: Outcome, detail: dict[str, object], hangup_by: str | None = None) -> CallOutcome:
+        if self.contact_requests:
+            detail = {**detail, "contact_requests": [dict(r) for r in self.contact_requests]}
         return CallOutcome(outcome, detail, hangup_by, list(self.path), dict(self.slots))
 
     async def _walk(self, channel: Channel) -> CallOutcome:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import vosk
 
 from bot.errors import SpeechError
+from bot.metrics import RECOGNITION_QUEUE
 from bot.speech.serial import SerialJobs
 from bot.speech.vosk_model import check_model_dir, default_model_dir, shared_model
 
@@ -201,7 +202,11 @@ class RecognitionStream:
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
             raise RuntimeError("recognition stream is closed")
-        return await asyncio.wrap_future(self._jobs.submit(fn, *args))
+        RECOGNITION_QUEUE.inc()
+        try:
+            return await asyncio.wrap_future(self._jobs.submit(fn, *args))
+        finally:
+            RECOGNITION_QUEUE.dec()
 
     def _decoder(self) -> vosk.KaldiRecognizer:
         if self._rec is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,9 @@ def _sqlite_engine(url: URL) -> Engine:
     if database and database != ":memory:" and not database.startswith("file:"):
         try:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # Debtors' names and numbers: the file (and its -wal/-journal, which SQLite creates with the
+            # main file's mode) is readable by its owner only.
+            os.close(os.open(database, os.O_CREAT | os.O_RDWR, 0o600))
         except OSError as exc:
             raise StoreError(f"cannot create the directory for {database}: {exc.strerror}") from exc
     engine = create_engine(url, json_serializer=dumps, connect_args={"timeout": 30})

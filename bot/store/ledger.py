@@ -302,7 +302,7 @@ class LedgerMixin:
         from bot.store.repo import _debtor
 
         with self._tx("select campaign debtors") as s:
-            query = select(DebtorRow).order_by(DebtorRow.id)
+            query = select(DebtorRow).where(DebtorRow.phone.like("+%")).order_by(DebtorRow.id)  # not forgotten ones
             if wanted.ids:
                 query = query.where(DebtorRow.id.in_(wanted.ids))
             if wanted.min_amount is not None:

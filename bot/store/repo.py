@@ -31,6 +31,7 @@ from bot.store.ledger import CampaignAttemptRow, ClaimRefused, LedgerMixin, hist
 from bot.store.models import AttemptRow, DebtorRow, EventRow
 from bot.store.payments import PaymentsMixin
 from bot.store.records import ACTIVE, AttemptRecord, AttemptState, OutcomeRow
+from bot.store.requests import RequestsMixin
 
 if TYPE_CHECKING:
     from bot.campaign.compliance import Attempt as ComplianceAttempt
@@ -55,7 +56,8 @@ def open_store(url: str, *, clock: Clock = utc_now) -> Store:
     return Store(engine, clock=clock)
 
 
-class Store(LedgerMixin, FollowUpsMixin, ControllersMixin, DefinitionsMixin, PaymentsMixin, CasesMixin, DeskMixin):
+class Store(LedgerMixin, FollowUpsMixin, ControllersMixin, DefinitionsMixin, PaymentsMixin, CasesMixin, DeskMixin,
+            RequestsMixin):
     """Debtors, call attempts and their events."""
 
     def __init__(self, engine: Engine, *, clock: Clock = utc_now):

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from typing import Any
 from bot.config import Settings
 from bot.domain import Heard
 from bot.errors import AgiError, AmiError
+from bot.metrics import TURN_LATENCY
+from bot.privacy.prompts import PROMPTS_MANIFEST, prompt_digest
 from bot.speech.asr import Recognizer
 from bot.speech.endpoint import Endpointer, EndpointState
 from bot.speech.tts import Synthesizer
@@ -86,7 +89,9 @@ class AgiChannel:
         await self.synth.prompt(text, language)
 
     async def say(self, text: str, *, language: str, dtmf: str = "", listen: ListenSpec | None = None) -> str:
+        self._observe_turn_latency()
         path = await self.synth.prompt(text, language)
+        self._note_prompt(text, path)
         asterisk_path = f"{self.settings.asterisk.sounds_dir.rstrip('/')}/{path.stem}"
         early_ms = self.settings.listen.early_start_ms
         if listen is not None and early_ms and self.keys is not None and self._replay_key is not None:
@@ -97,6 +102,7 @@ class AgiChannel:
 
     async def play_file(self, name: str, *, dtmf: str = "", listen: ListenSpec | None = None) -> str:
         """Play a recorded prompt kept under ``<sounds_dir>/recorded/`` (extension omitted)."""
+        self._observe_turn_latency()
         stem = name.rsplit(".", 1)[0] if name.endswith((".wav", ".gsm", ".ulaw", ".sln")) else name
         return await self._play(f"{self.settings.asterisk.sounds_dir.rstrip('/')}/recorded/{stem}", dtmf)
 
@@ -171,8 +177,19 @@ class AgiChannel:
                   len(pcm) // BYTES_PER_MS, (returned - self._first.sent) * 1000)
         return ""
 
+    def _observe_turn_latency(self) -> None:
+        # From the end of the customer's turn to the next prompt: recognition, decision and synthesis.
+        heard_at, self._heard_at = getattr(self, "_heard_at", None), None
+        if heard_at is not None:
+            TURN_LATENCY.observe(time.monotonic() - heard_at)
+
     async def listen(self, spec: ListenSpec) -> Heard:
         """Record until the customer has spoken and fallen silent, a key, or no input in time."""
+        heard = await self._listen(spec)
+        self._heard_at: float | None = time.monotonic()
+        return heard
+
+    async def _listen(self, spec: ListenSpec) -> Heard:
         cfg = self.settings.listen
         self._turn += 1
         first, self._first = self._first, None
@@ -328,14 +345,26 @@ class AgiChannel:
         finally:
             path.unlink(missing_ok=True)
 
+    def _note_prompt(self, text: str, path: Path) -> None:
+        """Note the cached prompt WAV this call played (bot.privacy.prompts)."""
+        folder = self.settings.host_path(self.settings.asterisk.spool_dir) / self.call_id
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with open(os.open(folder / PROMPTS_MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a",
+                      encoding="ascii") as manifest:
+                manifest.write(f"{prompt_digest(text)} {path.name}\n")
+        except OSError as exc:  # the call goes on; only the later erasure of that prompt is affected
+            log.warning("call %s: cannot note a played prompt: %s", self.call_id, exc.strerror or exc)
+
     def _keep_utterance(self, pcm: bytes) -> Path | None:
         """Keep each utterance (for QA and disputes) under spool_dir/<call id>/."""
         if not pcm:
             return None
         folder = self.settings.host_path(self.settings.asterisk.spool_dir) / self.call_id
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # customer audio: not world-readable
         path = folder / f"turn-{self._turn:02d}.wav"
         write_pcm(path, pcm, sample_rate=self.settings.speech.sample_rate)
+        path.chmod(0o600)
         return path
 
 

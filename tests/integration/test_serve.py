@@ -5,11 +5,15 @@ dialled twice (the simulated carrier's own per-number call counters say so)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -93,7 +97,8 @@ def test_serve_runs_a_registered_campaign_stops_cleanly_and_resumes(
     path = write_files(tmp, people, zone)
     asyncio.run(load_personas(settings, tmp / "personas.yaml"))
     seed(settings, [(d, n, {}) for d, n, _, _ in people], zone)
-    env = dict(os.environ, COLLBOT__DATABASE__URL=settings.database.url, COLLBOT__LOG__FILE=str(tmp / "collbot.log"))
+    env = dict(os.environ, COLLBOT__DATABASE__URL=settings.database.url, COLLBOT__LOG__FILE=str(tmp / "collbot.log"),
+               COLLBOT__METRICS__PORT="0")  # any free port: colleagues' serve processes share this machine
     added = subprocess.run([sys.executable, "-m", "bot", "campaign", "add", str(path)], env=env, cwd=tmp,
                            capture_output=True, text=True, timeout=120, check=False)
     assert added.returncode == 0 and f"campaign {NAME}: added, active" in added.stdout, added.stderr
@@ -104,6 +109,12 @@ def test_serve_runs_a_registered_campaign_stops_cleanly_and_resumes(
         # SIGTERM while the robot is talking on a call
         until(lambda: any(a.state.value == "answered" for a in store.campaign_attempts(NAME)), 90, first)
         talking = {a.id for a in store.campaign_attempts(NAME) if a.state.value == "answered"}
+        try:
+            scrape_while_calling(tmp / "serve-1.log")
+        except BaseException:
+            first.kill()  # a failed check must not leave a daemon holding the FastAGI port
+            first.communicate(timeout=30)
+            raise
         signalled = time.time()
         out = stop(first)
         assert out.startswith("collbot serve: stopped after") and "campaign run(s)" in out, out
@@ -128,6 +139,26 @@ def test_serve_runs_a_registered_campaign_stops_cleanly_and_resumes(
         assert f"campaign {NAME}: running until" in text  # the daemon logs to stderr ...
         assert not [n for _, n, _, _ in people if n in text or n[1:] in text]  # ... never a full number
         assert "고객" not in text  # ... nor a name
+
+
+def scrape_while_calling(log: Path) -> None:
+    """/health and /metrics of the running serve, on the port its log names."""
+    found = re.search(r"http://127\.0\.0\.1:(\d+)/health", log.read_text())
+    assert found, "serve did not log where its metrics are"
+    base = f"http://127.0.0.1:{found.group(1)}"
+    try:
+        with urllib.request.urlopen(f"{base}/health", timeout=10) as response:
+            health = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"/health: {exc.code} {exc.read()!r}") from None
+    assert health["status"] == "ok" and NAME in health["campaigns_running"]
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    originates = re.search(r"^collbot_originates_total (\S+)$", text, re.M)
+    assert originates and float(originates.group(1)) >= 1
+    in_flight = re.search(r"^collbot_calls_in_flight (\S+)$", text, re.M)
+    assert in_flight and float(in_flight.group(1)) >= 1  # the robot is talking on a call right now
+    assert "collbot_turn_latency_seconds_bucket" in text and "collbot_recognition_queue_depth" in text
 
 
 def check_finished(store: Store, sandbox: Sandbox, people: list[tuple[str, str, str, dict[str, object]]]) -> None:

@@ -68,3 +68,19 @@ def test_any_page_size_gives_the_same_file(database_url: str, tmp_path: Path, mo
         rows = _read(tmp_path / "paged.csv")
         assert [r["debtor_id"] for r in rows] == ["D1", "D2", "D3", "D5", "D5", "D7"]
         assert all(r["round"] == "r1" for r in rows)
+
+
+def test_the_script_column_names_the_script_each_debtor_was_called_with(database_url: str, tmp_path: Path) -> None:
+    with open_store(database_url) as store:
+        store.upsert_debtors([Debtor(id=f"S{i}", name="Kim", phone=f"+8210555001{i:02d}", amount=Decimal(1))
+                              for i in range(1, 4)])
+        store.ensure_campaign("c2")
+        for debtor_id, script in [("S1", "reminder-ko"), ("S2", None), ("S3", "short"), ("S3", "reminder-ko")]:
+            attempt = store.create_attempt(debtor_id, store.get_debtor(debtor_id).phone, campaign="c2", round="r1",
+                                           script=script)
+            store.mark_dialing(attempt)
+            store.record_result(attempt, CallResult.NO_ANSWER, 19)
+            store.finish_attempt(attempt, None, {}, 19)
+        export(store, "c2", tmp_path / "s.csv", attempts=False, full_phone=False, script="(from --script)")
+    scripts = {row["debtor_id"]: row["script"] for row in _read(tmp_path / "s.csv")}
+    assert scripts == {"S1": "reminder-ko", "S2": "(from --script)", "S3": "reminder-ko"}

@@ -86,12 +86,18 @@ def report(database_url: str) -> Report:
 
 def numbers(f: Figures) -> tuple[object, ...]:
     return (f.debtors, f.attempts, f.reached, f.right_party, f.promises, f.kept, f.broken, f.pending,
-            f.promised, f.recovered)
+            krw(f.promised), krw(f.recovered))
+
+
+def krw(sums: dict[str, Decimal]) -> Decimal:
+    """Every debtor of this fixture owes KRW: one sum, in KRW only."""
+    assert set(sums) <= {"KRW"}, sums
+    return sums.get("KRW", Decimal(0))
 
 
 def test_totals(report: Report) -> None:
     assert numbers(report.total) == (5, 7, 4, 3, 3, 1, 1, 1, Decimal("450000"), Decimal("110000"))
-    assert cells(report.total)[-2:] == ["450,000.00", "110,000.00"]
+    assert cells(report.total)[-2:] == ["450,000.00 KRW", "110,000.00 KRW"]
     assert (report.total.reach_rate, report.total.ptp_rate, report.total.kept_rate) == (0.8, 0.75, 0.5)
     assert report.first_attempt == MORNING
     assert cells(report.total)[3:7] == ["4 (80.0%)", "3 (75.0%)", "3 (75.0%)", "1 (50.0%)"]
@@ -173,4 +179,31 @@ def test_payments_dated_on_the_first_day_count_as_recovered(database_url: str) -
     with build(database_url) as store:
         store.add_payments([Payment("D-5", Decimal("5000"), dt.datetime(2026, 3, 2, tzinfo=SEOUL))])  # a date only
         report = build_report(store, "m1", zone=SEOUL, now=NOW)
-    assert report.total.recovered == Decimal("115000")
+    assert report.total.recovered == {"KRW": Decimal("115000")}
+
+
+def test_amounts_are_summed_per_currency_never_across(database_url: str) -> None:
+    with build(database_url) as store:
+        store.upsert_debtor(Debtor(id="D-9", name="Wang", phone=phone_of("D-9"), amount=Decimal("3000"),
+                                   currency="CNY"))
+        call(store, Clock(), "D-9", "evening", EVENING, CallResult.ANSWERED, Outcome.PROMISE_TO_PAY,
+             promise_date="2026-03-20")  # the whole debt: 3,000 CNY
+        report = build_report(store, "m1", zone=SEOUL, now=NOW)
+    assert report.total.promised == {"CNY": Decimal("3000"), "KRW": Decimal("450000")}
+    assert cells(report.total)[-2] == "3,000.00 CNY + 450,000.00 KRW"
+    assert "453,000" not in render(report)
+    assert "3,000.00 CNY + 450,000.00 KRW" in render(report)
+
+
+def test_status_shows_amounts_per_currency(tmp_path: Path) -> None:
+    from bot.campaign.commands import status_of
+    from bot.config import DatabaseSettings, Settings
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    with build(url) as store:
+        store.upsert_debtor(Debtor(id="D-9", name="Wang", phone=phone_of("D-9"), amount=Decimal("3000"),
+                                   currency="CNY"))
+        call(store, Clock(), "D-9", "evening", EVENING, CallResult.ANSWERED, Outcome.PROMISE_TO_PAY,
+             promise_date="2026-03-20")
+    info = status_of(Settings(database=DatabaseSettings(url=url)), "m1")
+    assert info["promised"] == "3,000.00 CNY + 450,000.00 KRW"

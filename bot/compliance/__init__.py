@@ -1,0 +1,1 @@
+"""Compliance policy that comes from the debtor (contact requests) and from the packs' data rules."""

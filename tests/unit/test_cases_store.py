@@ -161,3 +161,31 @@ def test_a_selection_allocated_on_a_stale_page_is_refused(store: Store) -> None:
     assert {store.get_case(c).owner for c in ("D1", "D2")} == {"kim"}
     with pytest.raises(AllocationRefused, match="no case 'D77'"):
         plan_allocation(store, AllocationSettings(), Strategy.MANUAL, CaseFilter(), seen={"D77": 0})
+
+
+def test_debtors_from_before_0007_get_their_dpd_from_the_due_date(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from bot.store.engine import MIGRATIONS, create_store_engine
+
+    engine = create_store_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.set_main_option("path_separator", "os")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0005")
+            connection.exec_driver_sql(
+                "INSERT INTO debtors (id, name, phone, amount, currency, due_date, language, extra, created_at, "
+                "updated_at) VALUES ('OLD', 'Kim', '+821055500012', '10.00', 'KRW', '2026-11-27', 'ko', '{}', "
+                "'2025-01-01 00:00:00', '2025-01-01 00:00:00')")
+    finally:
+        engine.dispose()
+    with open_store(database_url, clock=lambda: NOW) as store:
+        case = store.get_case("OLD")
+        assert (case.dpd, case.score, case.owner, case.version) == (10, None, None, 0)
+        store.add_agent("kim", cap=1)
+        store.assign(["OLD"], "kim", versions={"OLD": 0}, reason="after the upgrade", actor="boss")
+        assert store.get_case("OLD").owner == "kim"

@@ -65,7 +65,8 @@ class AgiSettings(_Section):
         description="Close a FastAGI peer whose header block exceeds this size.")
     command_timeout_s: float = Field(120.0, gt=0, description="Longest wait for the reply to one AGI command.")
     max_sessions: int = Field(300, ge=1, le=100_000,
-        description="FastAGI connections held at once (header phase included); more are closed at once.")
+        description=("FastAGI connections held at once, header phase included. At the cap the oldest one "
+                     "without a header yet is dropped for a new one; with none, the new one is closed."))
     idle_timeout_s: float = Field(10.0, gt=0, description=(
         "Longest wait for the reply to an AGI command Asterisk answers at once (HANGUP, NOOP, GET "
         "VARIABLE ...): a peer that sends a header and then nothing is dropped after this."))

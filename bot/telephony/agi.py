@@ -230,6 +230,10 @@ class AgiServer:
         self._server: asyncio.Server | None = None
         self._port: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Connections still waiting for their header, oldest first: at the cap, the oldest of
+        # them makes room for a new one (Asterisk sends its header at once; a flood does not).
+        self._unheard: dict[asyncio.Task[None], None] = {}
+        self._leaving: set[asyncio.Task[None]] = set()  # dropped to make room, still closing
         self._closing = False
         self._refused = 0  # connections closed over agi.max_sessions, not yet logged
         self._refused_logged_at = -REFUSED_LOG_EVERY_S
@@ -278,21 +282,34 @@ class AgiServer:
         if self._closing:
             writer.transport.abort()
             return
-        if len(self._tasks) >= self._settings.max_sessions:
-            writer.transport.abort()  # at once: a flood must not cost more than the accept
+        if len(self._tasks) - len(self._leaving) >= self._settings.max_sessions:
+            if not self._unheard:
+                writer.transport.abort()  # at once: a flood must not cost more than the accept
+                self._note_refused(writer)
+                return
+            oldest = next(iter(self._unheard))
+            del self._unheard[oldest]
+            self._leaving.add(oldest)
+            oldest.cancel()  # its socket is closed by its own clean-up
             self._note_refused(writer)
-            return
         task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._unheard[task] = None
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._leaving.discard(task)
+        self._unheard.pop(task, None)
 
     def _note_refused(self, writer: asyncio.StreamWriter) -> None:
         # Only the peer's address: no header was read, so no caller number can reach the log.
         self._refused += 1
         now = time.monotonic()
         if now - self._refused_logged_at >= REFUSED_LOG_EVERY_S:
-            log.warning("FastAGI: %d connection(s) refused, the last from %s: %d sessions already "
-                        "open (agi.max_sessions)", self._refused, _peer(writer), len(self._tasks))
+            log.warning("FastAGI: %d connection(s) refused or dropped before their header, the last "
+                        "from %s: %d sessions open (agi.max_sessions)", self._refused, _peer(writer),
+                        len(self._tasks) - len(self._leaving))
             self._refused, self._refused_logged_at = 0, now
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -307,6 +324,9 @@ class AgiServer:
             except _BadHeader as exc:
                 log.warning("FastAGI peer %s: %s; closed", peer, exc)
                 return
+            task = asyncio.current_task()
+            if task is not None:
+                self._unheard.pop(task, None)  # a call now: never dropped to make room
             session = AgiSession(reader, writer, env, command_timeout_s=self._settings.command_timeout_s,
                                  idle_timeout_s=self._settings.idle_timeout_s)
             try:

@@ -36,33 +36,56 @@ async def held_open(reader: asyncio.StreamReader) -> bool:
 async def test_connections_over_the_cap_are_closed_at_once_and_logged_without_numbers(
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger=LOGGER)
-    recorder = Recorder()
-    async with AgiServer(settings(max_sessions=3), recorder) as server:
-        silent = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(3)]
-        for reader, _ in silent:
-            assert await held_open(reader)  # within the cap: waits for its header (30 s)
+    release = asyncio.Event()
+    calls: list[AgiSession] = []
+
+    async def busy(session: AgiSession) -> None:  # three calls in progress fill the cap
+        calls.append(session)
+        if len(calls) <= 3:
+            await release.wait()
+        await session.command("NOOP")
+
+    async with AgiServer(settings(max_sessions=3), busy) as server:
+        held = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(3)]
+        for _, writer in held:
+            writer.write(HEADER)
+        for _ in range(100):
+            if len(calls) == 3:
+                break
+            await asyncio.sleep(0.01)
         extra = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(20)]
         for reader, writer in extra:
             writer.write(CALLER_HEADER)
-            assert await closed_by_server(reader)  # over the cap: closed long before 30 s
+            assert await closed_by_server(reader)  # over the cap: closed at once, not served
             writer.close()
-        silent[0][1].close()  # one session ends: there is room for a call again
-        await silent[0][1].wait_closed()
-        for _ in range(100):
-            await asyncio.sleep(0.01)
-            try:
-                await good_call(server.port)
-                break
-            except (AssertionError, ConnectionError, asyncio.IncompleteReadError):
-                continue
-        assert len(recorder.sessions) == 1
-        for _, writer in silent[1:]:
+        assert len(calls) == 3
+        release.set()  # the calls end: there is room again
+        for reader, writer in held:
+            assert await asyncio.wait_for(reader.readline(), WAIT_S) == b"NOOP\n"
+            writer.write(b"200 result=0\n")
+            assert await closed_by_server(reader)
             writer.close()
+        await good_call(server.port)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     refused = [w for w in warnings if "refused" in w and "agi.max_sessions" in w]
     assert refused and all("127.0.0.1:" in w for w in refused)
     assert len(refused) < 20  # a flood is not a log line per connection
     assert not any(CALLER in r.getMessage() or CALLER[-8:] in r.getMessage() for r in caplog.records)
+
+
+async def test_peers_without_a_header_make_room_for_a_call_oldest_first() -> None:
+    recorder = Recorder()
+    async with AgiServer(settings(max_sessions=3), recorder) as server:
+        silent = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(3)]
+        for reader, _ in silent:
+            assert await held_open(reader)  # within the cap: each waits for its header (30 s)
+        await good_call(server.port)  # the cap is full of silent peers, yet the call is served
+        assert len(recorder.sessions) == 1
+        assert await closed_by_server(silent[0][0])  # the oldest silent peer made room
+        for reader, _ in silent[1:]:
+            assert await held_open(reader)
+        for _, writer in silent:
+            writer.close()
 
 
 async def test_a_peer_silent_after_its_header_is_dropped_after_the_idle_timeout(

@@ -308,8 +308,7 @@ def _register_results_commands() -> None:
 
 
 _register_results_commands()
-app.add_typer(__import__("bot.cli_cases").cli_cases.cases_app, name="cases")
-app.add_typer(__import__("bot.cli_cases").cli_cases.agents_app, name="agents")
+__import__("bot.cli_cases").cli_cases.register(app)  # collbot cases ..., collbot agents ...
 
 
 def _register_web_commands() -> None:
@@ -334,9 +333,9 @@ def main() -> None:
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except Exception as exc:  # click usage errors etc.
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        # newer typer releases vendor click (typer._click) instead of depending on it: match the
+        # exception by what it offers rather than importing a click that may not be installed
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         raise

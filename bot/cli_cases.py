@@ -28,6 +28,11 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would move an
 Actor = Annotated[str | None, typer.Option("--actor", help="Who is recorded as doing it (default: cli:$USER).")]
 
 
+def register(app: typer.Typer) -> None:
+    app.add_typer(cases_app, name="cases")
+    app.add_typer(agents_app, name="agents")
+
+
 def _settings():
     from bot.cli import settings
 
@@ -97,7 +102,8 @@ def allocate_cmd(
 
 @cases_app.command("rules")
 def rules_cmd(dry_run: DryRun = False, actor: Actor = None,
-              show_kept: Annotated[bool, typer.Option("--all", help="Also list the cases that stay.")] = False) -> None:
+              show_kept: Annotated[bool, typer.Option("--all", help="Also list the cases that stay.")] = False,
+              limit: Annotated[int, typer.Option("--limit", min=0, help="Most decisions listed.")] = 500) -> None:
     """Run the daily rules (retain, unbind, hand-over, replenish): each decision with its reason."""
     from bot.agents.service import plan_rules
 
@@ -107,12 +113,13 @@ def rules_cmd(dry_run: DryRun = False, actor: Actor = None,
         table = Table(title=f"daily rules {now:%Y-%m-%d %H:%M} UTC" + (" (dry run)" if dry_run else ""))
         for column in ("case", "rule", "from", "to", "reason"):
             table.add_column(column)
-        for d in decisions:
-            if d.move is None and not show_kept:
-                continue
+        listed = [d for d in decisions if d.move is not None or show_kept]
+        for d in listed[:limit]:
             table.add_row(d.case_id, d.rule, (d.move.from_agent or "-") if d.move else "", (d.move.to_agent or "-")
                           if d.move else "", d.reason)
         out.print(table)
+        if len(listed) > limit:
+            out.print(f"... and {len(listed) - limit} more decisions not listed (raise --limit)")
         counts = Counter(d.rule for d in decisions)
         moves = [d.move for d in decisions if d.move is not None]
         summary = ", ".join(f"{rule} {counts[rule]}" for rule in ("retain", "unbind", "hand-over", "replenish", "keep")

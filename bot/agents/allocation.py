@@ -133,8 +133,8 @@ def _even_amount(order: Sequence[Bucket | None], groups: dict[Bucket | None, lis
             total, count, agent = heapq.heappop(heap)
             left[agent] -= 1
             moves.append(Move(case.id, None, agent, Why.STRATEGY,
-                              f"even-amount in {bucket_name(bucket)}: largest first to the agent with the "
-                              f"least new amount ({total}){suffix}", case.version))
+                              f"even-amount in {bucket_name(bucket)}: largest first, each to the agent "
+                              f"with the least new amount so far ({total:,}){suffix}", case.version))
             if left[agent] > 0:
                 heapq.heappush(heap, (total + case.amount, count + 1, agent))
     return Allocation(moves, unplaced)

@@ -8,7 +8,7 @@ changed since is refused as a whole (``CaseConflict``) instead of undoing their 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -34,8 +34,14 @@ class Plan:
 
 
 def plan_allocation(store: Store, settings: AllocationSettings, strategy: Strategy, where: CaseFilter, *,
-                    agent_ids: Sequence[str] | None = None, note: str = "", today: dt.date | None = None) -> Plan:
-    """Allocate the unassigned cases matching ``where`` to the chosen agents (default: every active one)."""
+                    agent_ids: Sequence[str] | None = None, note: str = "", today: dt.date | None = None,
+                    seen: Mapping[str, int] | None = None) -> Plan:
+    """Allocate the unassigned cases matching ``where`` to the chosen agents (default: every active one).
+
+    ``seen``: the cases a person chose on a page, with the versions they saw there (the one-click
+    allocation of a selection). They are allocated as seen, so if anyone moved one of them in
+    the meantime, storing the plan raises CaseConflict instead of silently leaving it out.
+    """
     if where.owner is not None:
         raise AllocationRefused("only unassigned cases are allocated; unassign them first")
     agents = store.list_agents()
@@ -51,7 +57,14 @@ def plan_allocation(store: Store, settings: AllocationSettings, strategy: Strate
         agents = [a for a in agents if a.active]
         if not agents:
             raise AllocationRefused("there is no active agent to allocate to (add one with `collbot agents add`)")
-    cases = store.list_cases(replace(where, unassigned=True), today=today)
+    if seen is not None:
+        found = {c.id: c for c in store.list_cases(CaseFilter(ids=tuple(seen)), today=today)}
+        for case_id in seen:
+            if case_id not in found:
+                raise AllocationRefused(f"no case {case_id!r}")
+        cases = [replace(found[i], owner=None, version=v) for i, v in sorted(seen.items())]
+    else:
+        cases = store.list_cases(replace(where, unassigned=True), today=today)
     allocation = allocate(cases, agents, strategy, buckets=buckets_from_starts(settings.dpd_buckets), note=note)
     return Plan(strategy, cases, agents, allocation)
 

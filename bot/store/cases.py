@@ -4,8 +4,8 @@ A case is a debtor's debt. ``case_owners`` holds at most one row per debtor (its
 so a case has exactly one owner or none by construction. Each row carries a ``version``,
 bumped by every change: a move names the version it was decided on, and a move whose case has
 changed since is refused (``CaseConflict``) with the whole batch, so two supervisors
-allocating the same case at the same moment cannot both win (the debtors' rows are locked
-first, so the second one reads the first one's result). Caps are checked in the same
+allocating the same case at the same moment cannot both win (batches of moves are
+serialized, so the second one reads the first one's result). Caps are checked in the same
 transaction, with the agents' rows locked (FOR UPDATE on PostgreSQL; SQLite serializes
 write transactions), so concurrent batches cannot together overfill an agent.
 """
@@ -27,11 +27,15 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    any_,
+    bindparam,
     func,
     or_,
     select,
+    text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.agents.records import AgentRecord, CaseFilter, CaseRecord, HistoryEntry, Move, Why
@@ -48,6 +52,11 @@ if TYPE_CHECKING:
 
 MAX_REASON = 500
 _CHUNK = 2000  # ids per IN (...) list, well under SQLite's variable limit
+_MOVES_LOCK = 0x636F6C6C6361  # pg advisory lock key of case moves: b"collca"
+
+
+# Without a dpd, days past due count from the due date.
+_OVERDUE_SINCE = func.coalesce(DebtorRow.overdue_since, DebtorRow.due_date)
 
 
 class CaseConflict(StoreError):
@@ -161,7 +170,7 @@ class CasesMixin:
         where = where or CaseFilter()
         today = today or self._clock().date()
         query = (select(DebtorRow.id, DebtorRow.name, DebtorRow.amount, DebtorRow.currency,
-                        DebtorRow.overdue_since, DebtorRow.score, CaseOwnerRow.agent_id, CaseOwnerRow.since,
+                        _OVERDUE_SINCE, DebtorRow.score, CaseOwnerRow.agent_id, CaseOwnerRow.since,
                         CaseOwnerRow.why, CaseOwnerRow.reason, CaseOwnerRow.version)
                  .outerjoin(CaseOwnerRow, CaseOwnerRow.debtor_id == DebtorRow.id)
                  .where(*_conditions(where, today)).order_by(DebtorRow.id))
@@ -171,6 +180,15 @@ class CasesMixin:
             query = query.offset(where.offset)
         with self._tx("read cases") as s:
             return [_case(r, today) for r in s.execute(query)]
+
+    def count_cases(self, where: CaseFilter | None = None, *, today: dt.date | None = None) -> int:
+        """How many cases match ``where`` (its limit and offset ignored), for paging."""
+        where = where or CaseFilter()
+        today = today or self._clock().date()
+        query = (select(func.count()).select_from(DebtorRow)
+                 .outerjoin(CaseOwnerRow, CaseOwnerRow.debtor_id == DebtorRow.id).where(*_conditions(where, today)))
+        with self._tx("count cases") as s:
+            return int(s.scalar(query) or 0)
 
     def get_case(self, case_id: str, *, today: dt.date | None = None) -> CaseRecord:
         """One case; AllocationRefused if there is no such debtor."""
@@ -215,11 +233,14 @@ class CasesMixin:
         twice = [i for i, n in Counter(ids).items() if n > 1]
         if twice:
             raise AllocationRefused(f"case {twice[0]!r} is moved twice in one batch")
+        if not actor.strip() or len(actor) > 64:
+            raise AllocationRefused("the actor of a move must be 1 to 64 characters")
         for move in moves:
             if len(move.reason) > MAX_REASON or not move.reason.strip():
                 raise AllocationRefused(f"case {move.case_id!r}: a move needs a reason of 1 to {MAX_REASON} characters")
         now = self._clock()
         with self._tx(f"move {len(moves)} cases") as s:
+            _serialize_moves(s)
             receivers = sorted({m.to_agent for m in moves if m.to_agent is not None})
             agents = _lock_agents(s, receivers)
             _check_cases_exist(s, ids)
@@ -330,15 +351,19 @@ def _owned(s: Session, agents: Sequence[str] | None) -> dict[str, int]:
     return {a: int(n) for a, n in s.execute(query)}
 
 
-def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
+def _among(s: Session, column: Any, ids: Sequence[str]) -> Iterable[Any]:
+    """Conditions "column is one of ids", together covering all of them: one array on PostgreSQL
+    (rendering thousands of IN parameters cost more than the query), chunks of IN lists on SQLite."""
+    if s.get_bind().dialect.name == "postgresql":
+        yield column == any_(bindparam("ids", list(ids), type_=ARRAY(String())))
+        return
     for start in range(0, len(ids), _CHUNK):
-        yield ids[start:start + _CHUNK]
+        yield column.in_(ids[start:start + _CHUNK])
 
 
 def _lock_agents(s: Session, agent_ids: Sequence[str]) -> dict[str, AgentRow]:
-    rows = {r.id: r for chunk in _chunks(agent_ids)
-            for r in s.scalars(select(AgentRow).where(AgentRow.id.in_(chunk)).order_by(AgentRow.id)
-                               .with_for_update())}
+    rows = {r.id: r for among in _among(s, AgentRow.id, agent_ids)
+            for r in s.scalars(select(AgentRow).where(among).order_by(AgentRow.id).with_for_update())}
     for agent_id in agent_ids:
         if agent_id not in rows:
             raise AllocationRefused(f"no agent {agent_id!r}")
@@ -348,23 +373,27 @@ def _lock_agents(s: Session, agent_ids: Sequence[str]) -> dict[str, AgentRow]:
 
 
 def _check_cases_exist(s: Session, ids: Sequence[str]) -> None:
-    """Refuse unknown cases, and lock the debtors' rows: a case never owned has no ownership row to
-    lock, and two batches must not both see it unowned (FOR UPDATE, in id order against deadlocks)."""
     found: set[str] = set()
-    for chunk in _chunks(sorted(ids)):
-        found.update(s.scalars(select(DebtorRow.id).where(DebtorRow.id.in_(chunk)).order_by(DebtorRow.id)
-                               .with_for_update()))
+    for among in _among(s, DebtorRow.id, ids):
+        found.update(s.scalars(select(DebtorRow.id).where(among)))
     for case_id in ids:
         if case_id not in found:
             raise AllocationRefused(f"no case {case_id!r}")
 
 
+def _serialize_moves(s: Session) -> None:
+    """One batch of moves at a time. SQLite's write transactions already are (BEGIN IMMEDIATE); on
+    PostgreSQL a transaction-scoped advisory lock does it. Row locks would not be enough: a case
+    never owned has no ownership row to lock, and two batches must not both see it unowned."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MOVES_LOCK})
+
+
 def _current(s: Session, ids: Sequence[str]) -> dict[str, tuple[str | None, int]]:
-    """(owner, version) of each case that has an ownership row, those rows locked."""
+    """(owner, version) of each case that has an ownership row (read under _serialize_moves)."""
     current: dict[str, tuple[str | None, int]] = {}
-    for chunk in _chunks(ids):
-        query = (select(CaseOwnerRow.debtor_id, CaseOwnerRow.agent_id, CaseOwnerRow.version)
-                 .where(CaseOwnerRow.debtor_id.in_(chunk)).with_for_update())
+    for among in _among(s, CaseOwnerRow.debtor_id, ids):
+        query = select(CaseOwnerRow.debtor_id, CaseOwnerRow.agent_id, CaseOwnerRow.version).where(among)
         current.update((i, (a, v)) for i, a, v in s.execute(query))
     return current
 
@@ -389,20 +418,78 @@ def _check_caps(s: Session, moves: Sequence[Move], owners: dict[str, str | None]
 def _write(s: Session, moves: Sequence[Move], owners: dict[str, str | None], now: dt.datetime,
            actor: str) -> None:
     connection = s.connection()
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    rows = [{"debtor_id": m.case_id, "agent_id": m.to_agent, "since": now, "why": m.why.value,
-               "reason": m.reason, "version": m.version + 1} for m in moves]
-    insert = dialect.insert(CaseOwnerRow.__table__)
+    if connection.dialect.name == "postgresql":
+        _write_postgresql(connection, moves, owners, now, actor)
+        return
+    insert = sqlite.insert(CaseOwnerRow.__table__)
     upsert = insert.on_conflict_do_update(index_elements=["debtor_id"], set_={
         c: insert.excluded[c] for c in ("agent_id", "since", "why", "reason", "version")})
-    connection.execute(upsert, rows)
-    history = [{"debtor_id": m.case_id, "from_agent": owners[m.case_id], "to_agent": m.to_agent, "at": now,
-                "why": m.why.value, "reason": m.reason, "actor": actor} for m in moves]
-    connection.execute(CaseHistoryRow.__table__.insert(), history)
+    _execute_many(connection, upsert, CaseOwnerRow.__table__, now, [
+        {"debtor_id": m.case_id, "agent_id": m.to_agent, "since": now, "why": m.why.value, "reason": m.reason,
+         "version": m.version + 1} for m in moves])
+    _execute_many(connection, CaseHistoryRow.__table__.insert(), CaseHistoryRow.__table__, now, [
+        {"debtor_id": m.case_id, "from_agent": owners[m.case_id], "to_agent": m.to_agent, "at": now,
+         "why": m.why.value, "reason": m.reason, "actor": actor} for m in moves])
+
+
+_PG_OWNERS = """
+INSERT INTO case_owners (debtor_id, agent_id, since, why, reason, version)
+SELECT d, a, %(now)s, w, r, v
+FROM unnest(%(d)s::varchar[], %(a)s::varchar[], %(w)s::varchar[], %(r)s::text[], %(v)s::int[]) AS t(d, a, w, r, v)
+ON CONFLICT (debtor_id) DO UPDATE SET agent_id = excluded.agent_id, since = excluded.since,
+    why = excluded.why, reason = excluded.reason, version = excluded.version
+"""
+_PG_HISTORY = """
+INSERT INTO case_history (debtor_id, from_agent, to_agent, at, why, reason, actor)
+SELECT d, f, t, %(now)s, w, r, %(actor)s
+FROM unnest(%(d)s::varchar[], %(f)s::varchar[], %(t)s::varchar[], %(w)s::varchar[], %(r)s::text[])
+    AS u(d, f, t, w, r)
+"""
+
+
+def _write_postgresql(connection: Any, moves: Sequence[Move], owners: dict[str, str | None], now: dt.datetime,
+                      actor: str) -> None:
+    # One statement per 20,000 moves with the values as arrays: per-row statements, even
+    # pipelined, spend most of their time in the driver.
+    for start in range(0, len(moves), 20_000):
+        chunk = moves[start:start + 20_000]
+        ids, to = [m.case_id for m in chunk], [m.to_agent for m in chunk]
+        why, reason = [m.why.value for m in chunk], [m.reason for m in chunk]
+        connection.exec_driver_sql(_PG_OWNERS, {"now": now, "d": ids, "a": to, "w": why, "r": reason,
+                                                "v": [m.version + 1 for m in chunk]})
+        connection.exec_driver_sql(_PG_HISTORY, {"now": now, "actor": actor, "d": ids,
+                                                 "f": [owners[m.case_id] for m in chunk], "t": to, "w": why,
+                                                 "r": reason})
+
+
+def _execute_many(connection: Any, statement: Any, table: Any, now: dt.datetime, rows: list[dict[str, Any]]) -> None:
+    """Run ``statement`` for every row as driver SQL. Every value is text, a number or None except the
+    one timestamp, the same in every row, which goes through its column type once: SQLAlchemy's
+    per-row parameter processing cost more than the writes themselves (100,000 moves)."""
+    dialect = connection.dialect
+    names = list(rows[0])
+    compiled = statement.compile(dialect=dialect, column_keys=names)
+    order = list(compiled.positiontup or ()) if compiled.positional else names
+    if sorted(order) != sorted(names):
+        raise StoreError(f"unexpected parameters in {table.name}: {order}")
+    converted = {}
+    for name in names:
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if isinstance(rows[0][name], dt.datetime):
+            converted[name] = process(now) if process is not None else now
+        elif process is not None:
+            raise StoreError(f"{table.name}.{name} needs its values converted")
+
+    def values(row: dict[str, Any]) -> list[Any]:
+        return [converted[name] if name in converted else row[name] for name in order]
+
+    params = [tuple(values(r)) for r in rows] if compiled.positional else \
+        [dict(zip(order, values(r), strict=True)) for r in rows]
+    connection.exec_driver_sql(compiled.string, params)
 
 
 def _conditions(where: CaseFilter, today: dt.date) -> list[Any]:
-    since = DebtorRow.overdue_since
+    since = _OVERDUE_SINCE
     found: list[Any] = []
     if where.dpd_min is not None or where.dpd_max is not None:
         bounds: list[Any] = [since.is_not(None)]

@@ -21,7 +21,7 @@ def store(database_url: str) -> Store:
     with open_store(database_url, clock=lambda: NOW) as s:
         s.upsert_debtors([
             Debtor(id=f"D{i}", name=f"Name {i}", phone=f"+8210000000{i:02d}", amount=Decimal(100 * (i + 1)),
-                   due_date=TODAY - dt.timedelta(days=10 * i),
+                   due_date=TODAY - dt.timedelta(days=10 * i) if i != 3 else None,
                    overdue_since=TODAY - dt.timedelta(days=10 * i) if i != 3 else None,
                    score=float(i * 100) if i % 2 == 0 else None)
             for i in range(6)
@@ -103,6 +103,7 @@ def test_filters(store: Store) -> None:
     assert ids(owner="kim") == ["D4"]
     assert ids(unassigned=True) == ["D0", "D1", "D2", "D3", "D5"]
     assert ids(limit=2, offset=1) == ["D1", "D2"]
+    assert store.count_cases(CaseFilter(unassigned=True, limit=1)) == 5
     assert store.get_case("D4").dpd == 40
     assert store.get_case("D3").dpd is None
 
@@ -144,3 +145,47 @@ def test_two_supervisors_at_the_same_moment_one_wins(store: Store, database_url:
     winner = next(n for n, r in results.items() if r == "won")
     assert {store.get_case(c).reason for c in ("D1", "D2")} == {f"by {winner}"}
     assert len(store.case_history("D1")) == 1
+
+
+def test_a_selection_allocated_on_a_stale_page_is_refused(store: Store) -> None:
+    from bot.agents.allocation import Strategy
+    from bot.agents.service import plan_allocation
+    from bot.config import AllocationSettings
+
+    page = versions(store, "D1", "D2")  # what both supervisors' pages show
+    first = plan_allocation(store, AllocationSettings(), Strategy.MANUAL, CaseFilter(), agent_ids=["kim"], seen=page)
+    store.apply_moves(first.allocation.moves, actor="sup1")
+    second = plan_allocation(store, AllocationSettings(), Strategy.MANUAL, CaseFilter(), agent_ids=["lee"], seen=page)
+    with pytest.raises(CaseConflict, match="case 'D1' was changed by someone else"):
+        store.apply_moves(second.allocation.moves, actor="sup2")
+    assert {store.get_case(c).owner for c in ("D1", "D2")} == {"kim"}
+    with pytest.raises(AllocationRefused, match="no case 'D77'"):
+        plan_allocation(store, AllocationSettings(), Strategy.MANUAL, CaseFilter(), seen={"D77": 0})
+
+
+def test_debtors_from_before_0007_get_their_dpd_from_the_due_date(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from bot.store.engine import MIGRATIONS, create_store_engine
+
+    engine = create_store_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.set_main_option("path_separator", "os")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0005")
+            connection.exec_driver_sql(
+                "INSERT INTO debtors (id, name, phone, amount, currency, due_date, language, extra, created_at, "
+                "updated_at) VALUES ('OLD', 'Kim', '+821055500012', '10.00', 'KRW', '2026-11-27', 'ko', '{}', "
+                "'2025-01-01 00:00:00', '2025-01-01 00:00:00')")
+    finally:
+        engine.dispose()
+    with open_store(database_url, clock=lambda: NOW) as store:
+        case = store.get_case("OLD")
+        assert (case.dpd, case.score, case.owner, case.version) == (10, None, None, 0)
+        store.add_agent("kim", cap=1)
+        store.assign(["OLD"], "kim", versions={"OLD": 0}, reason="after the upgrade", actor="boss")
+        assert store.get_case("OLD").owner == "kim"

@@ -69,3 +69,27 @@ def test_allocate_show_and_refusals(tmp_path: Path) -> None:
     assert "C1" in ok("cases", "show", "--agent", "kim", cwd=tmp_path)
     out = ok("cases", "rules", "--dry-run", cwd=tmp_path)
     assert "nothing was stored" in out
+
+    usage = collbot("cases", "allocate", cwd=tmp_path, database=True)  # a usage error: no traceback
+    assert usage.returncode == 2 and "Missing option '--strategy'" in usage.stderr
+    assert "Traceback" not in usage.stderr
+
+
+def test_rules_store_their_moves_and_a_second_run_moves_nothing(tmp_path: Path) -> None:
+    with (tmp_path / "d.csv").open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([["id", "name", "phone", "amount", "currency", "due_date"],
+                                 ["R1", "Kim", "010-5550-0001", "1000", "KRW", "2026-01-01"],
+                                 ["R2", "Lee", "010-5550-0002", "2000", "KRW", "2026-01-01"]])
+    ok("import", "d.csv", cwd=tmp_path)
+    ok("agents", "add", "kim", "--cap", "5", cwd=tmp_path)
+    ok("cases", "allocate", "--strategy", "even-amount", cwd=tmp_path)
+    ok("agents", "deactivate", "kim", cwd=tmp_path)
+    out = ok("cases", "rules", "--dry-run", cwd=tmp_path)
+    assert "unbind: agent 'kim' is inactive" in out and "dry run: 2 cases would move (unbind 2)" in out
+    assert "moved 2 cases (unbind 2)" in ok("cases", "rules", cwd=tmp_path)
+    assert "moved 0 cases" in ok("cases", "rules", cwd=tmp_path)
+    with open_store(f"sqlite:///{tmp_path / 'c.db'}") as store:
+        assert [(h.to_agent, h.actor, h.reason) for h in store.case_history("R1")] == [
+            ("kim", "cli:" + __import__("getpass").getuser(), "even-amount in dpd 180+: largest first, each to "
+             "the agent with the least new amount so far (2,000.00)"),
+            (None, "rules", "unbind: agent 'kim' is inactive")]

@@ -20,11 +20,10 @@ TIME = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    # Nullable: debtors imported before this revision have neither (their dpd comes from due_date).
+    # Nullable: debtors imported before this revision have neither (dpd then counts from due_date).
     with op.batch_alter_table("debtors") as batch:
         batch.add_column(sa.Column("overdue_since", sa.Date(), nullable=True))
         batch.add_column(sa.Column("score", sa.Float(), nullable=True))
-    op.execute("UPDATE debtors SET overdue_since = due_date")
     op.create_table(
         "agents",
         sa.Column("id", sa.String(64), nullable=False),

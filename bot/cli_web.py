@@ -42,7 +42,7 @@ def serve(ctx: typer.Context,
     bind_host, bind_port = host or web.host, web.port if port is None else port
     sock = _listen(bind_host, bind_port)
     with sock, open_store(settings.database.url) as store:
-        app = create_app(web, store)
+        app = create_app(web, store, allocation=settings.allocation)
         shown = f"[{bind_host}]" if ":" in bind_host else bind_host
         print(f"collbot desk on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C stops it)", file=sys.stderr,
               flush=True)

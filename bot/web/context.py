@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
-from bot.config import WebSettings
+from bot.config import AllocationSettings, WebSettings
 from bot.errors import CollbotError, ConfigError
 from bot.phone import mask
 from bot.store.repo import Store
@@ -55,6 +55,7 @@ class WebContext:
     tokens: Tokens
     cases: CaseSource = field(default_factory=StoreCases)
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    allocation: AllocationSettings = field(default_factory=AllocationSettings)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
 
     def __post_init__(self) -> None:

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from bot.agents.records import CaseRecord
 from bot.config import AllocationSettings, WebSettings
 from bot.errors import CollbotError, ConfigError
 from bot.phone import mask
@@ -28,7 +29,7 @@ class CaseSource(Protocol):
     """Case ownership as case allocation stores it."""
 
     def owner(self, store: Store, debtor_id: str) -> str | None: ...
-    def cases_of(self, store: Store, agent: str) -> list[str]: ...
+    def cases_of(self, store: Store, agent: str, today: dt.date) -> list[CaseRecord]: ...
 
 
 class StoreCases:
@@ -40,9 +41,9 @@ class StoreCases:
         except CollbotError:  # no such case
             return None
 
-    def cases_of(self, store: Store, agent: str) -> list[str]:
+    def cases_of(self, store: Store, agent: str, today: dt.date) -> list[CaseRecord]:
         try:
-            return [c.id for c in store.cases_of(agent)]
+            return store.cases_of(agent, today=today)
         except CollbotError:  # a desk user who is not (yet) an allocation agent owns nothing
             return []
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import getpass
 import re
+import socket
 import sys
 from typing import Annotated
 
 import typer
 
-from bot.errors import InputError
+from bot.errors import ConfigError, InputError
 
 web_app = typer.Typer(help="The web desk: `collbot web` serves it; `collbot web user ...` manages logins.",
                       invoke_without_command=True)
@@ -38,18 +39,30 @@ def serve(ctx: typer.Context,
 
     settings = _settings()
     web = settings.web
-    with open_store(settings.database.url) as store:
-        app = create_app(web, store)
-        bind_host, bind_port = host or web.host, web.port if port is None else port
-        print(f"collbot desk on http://{bind_host}:{bind_port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
-        config = uvicorn.Config(app, host=bind_host, port=bind_port, log_level="warning", access_log=False,
-                                timeout_graceful_shutdown=3, proxy_headers=False)
-        uvicorn.Server(config).run()
+    bind_host, bind_port = host or web.host, web.port if port is None else port
+    sock = _listen(bind_host, bind_port)
+    with sock, open_store(settings.database.url) as store:
+        app = create_app(web, store, allocation=settings.allocation)
+        shown = f"[{bind_host}]" if ":" in bind_host else bind_host
+        print(f"collbot desk on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C stops it)", file=sys.stderr,
+              flush=True)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=3,
+                                proxy_headers=False)
+        uvicorn.Server(config).run(sockets=[sock])
 
 
-def _cases():
-    """Case ownership from case allocation when this build has it."""
-    return None
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before anything else, so a busy port or a wrong address is one clear line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"web: cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return sock
 
 
 @user_app.command("add")

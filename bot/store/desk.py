@@ -16,7 +16,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, delete, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot.domain import CallResult, Debtor, Outcome
+from bot.domain import CallResult, Outcome
 from bot.errors import InputError, StoreError
 from bot.store.models import AttemptRow, Base, DebtorRow
 from bot.store.records import AttemptRecord, AttemptState
@@ -261,14 +261,6 @@ class DeskMixin:
             elif (row.state, row.reason) != (state, reason[:64]):
                 row.state, row.reason, row.since = state, reason[:64], now
             return AgentState(agent=agent, state=state, reason=reason[:64], since=now)
-
-    def debtors_page(self, *, limit: int, after: str = "") -> list[Debtor]:
-        """Debtors ordered by id, ``limit`` at a time after ``after``."""
-        from bot.store.repo import _debtor
-
-        with self._tx("read debtors") as s:
-            rows = s.scalars(select(DebtorRow).where(DebtorRow.id > after).order_by(DebtorRow.id).limit(limit))
-            return [_debtor(r) for r in rows]
 
     def find_attempt(self, attempt_id: str) -> AttemptRecord | None:
         from bot.store.repo import _attempt

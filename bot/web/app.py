@@ -19,7 +19,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.config import WebSettings
+from bot.config import AllocationSettings, WebSettings
 from bot.errors import ConfigError
 from bot.store.repo import Store
 from bot.web import routes_alloc, routes_auth, routes_cases, routes_desk, routes_team
@@ -42,12 +42,14 @@ EXTRA_NAV: list[tuple[str, str, tuple[str, ...]]] = [  # (path, label, roles tha
 
 
 def create_app(settings: WebSettings, store: Store, *, cases: CaseSource | None = None,
+               allocation: AllocationSettings | None = None,
                clock: Callable[[], dt.datetime] | None = None) -> Starlette:
     secret = load_secret(settings.secret_key_file)
     lifetime = int(settings.session_hours * 3600)
     desk = Desk(store, grace_s=settings.disconnect_grace_s)
     ctx = WebContext(settings=settings, store=store, desk=desk, tokens=Tokens(secret, lifetime),
-                     cases=cases or StoreCases(), limiter=LoginLimiter(settings.failed_logins_per_minute))
+                     cases=cases or StoreCases(), limiter=LoginLimiter(settings.failed_logins_per_minute),
+                     allocation=allocation or AllocationSettings())
     if clock is not None:
         ctx.clock = clock
     ctx.templates.env.globals["NAV_EXTRA"] = list(EXTRA_NAV)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from bot.agents.records import CaseFilter, CaseRecord
 from bot.campaign.promises import Promise, PromiseState, promise_from, promise_state
 from bot.domain import Debtor, EventKind, Outcome
 from bot.errors import StoreError
@@ -26,6 +27,14 @@ Owner = Callable[[Store, str], str | None]
 
 def no_owner(_store: Store, _debtor_id: str) -> str | None:
     return None
+
+
+def agent_cases(store: Store, owned: list[CaseRecord], agent: str, today: dt.date) -> list[CaseRecord]:
+    """The agent's own cases, then the ones whose call was put through to them."""
+    ids = {c.id for c in owned}
+    popped = sorted(store.popped_debtors(agent) - ids)
+    extra = store.list_cases(CaseFilter(ids=tuple(popped)), today=today) if popped else []
+    return [*owned, *extra]
 
 
 def may_open(store: Store, user: User, debtor_id: str, owner: Owner) -> bool:

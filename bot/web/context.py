@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
-from bot.config import WebSettings
+from bot.agents.records import CaseRecord
+from bot.config import AllocationSettings, WebSettings
 from bot.errors import CollbotError, ConfigError
 from bot.phone import mask
 from bot.store.repo import Store
@@ -28,7 +29,7 @@ class CaseSource(Protocol):
     """Case ownership as case allocation stores it."""
 
     def owner(self, store: Store, debtor_id: str) -> str | None: ...
-    def cases_of(self, store: Store, agent: str) -> list[str]: ...
+    def cases_of(self, store: Store, agent: str, today: dt.date) -> list[CaseRecord]: ...
 
 
 class StoreCases:
@@ -40,9 +41,9 @@ class StoreCases:
         except CollbotError:  # no such case
             return None
 
-    def cases_of(self, store: Store, agent: str) -> list[str]:
+    def cases_of(self, store: Store, agent: str, today: dt.date) -> list[CaseRecord]:
         try:
-            return [c.id for c in store.cases_of(agent)]
+            return store.cases_of(agent, today=today)
         except CollbotError:  # a desk user who is not (yet) an allocation agent owns nothing
             return []
 
@@ -55,6 +56,7 @@ class WebContext:
     tokens: Tokens
     cases: CaseSource = field(default_factory=StoreCases)
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    allocation: AllocationSettings = field(default_factory=AllocationSettings)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
 
     def __post_init__(self) -> None:

@@ -17,10 +17,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from bot.agents.allocation import Strategy, allocate
+from bot.agents.allocation import Strategy
 from bot.agents.records import CaseFilter, Why
+from bot.agents.service import plan_allocation, refuse_leftovers
 from bot.errors import InputError
-from bot.store.cases import AllocationRefused, CaseConflict
+from bot.store.cases import CaseConflict
 from bot.web.auth import BadForm, requires
 from bot.web.context import WebContext
 
@@ -92,7 +93,7 @@ def _submit(request: Request, form: FormData) -> Response:
             raise InputError("choose at least one case")
         if not agents:
             raise InputError("choose at least one agent")
-        reason = f"web: allocated by {actor}"
+        reason = f"web: chosen by {actor}"
         if len(agents) == 1:
             # one agent: hand the chosen cases over, owned ones included
             moved = ctx.store.assign(sorted(versions), agents[0], versions=versions, why=Why.MANUAL, reason=reason,
@@ -129,26 +130,12 @@ def _versions(picked: list[str]) -> dict[str, int]:
 
 
 def _split(ctx: WebContext, versions: dict[str, int], agents: list[str], reason: str, actor: str) -> int:
-    """Several agents: the chosen unassigned cases split evenly among them (the manual strategy)."""
-    cases = ctx.store.list_cases(CaseFilter(ids=tuple(versions)))
-    stale = [c for c in cases if c.version != versions[c.id]]
-    if stale:
-        owner = f"owned by {stale[0].owner!r}" if stale[0].owner else "unassigned"
-        raise CaseConflict(f"case {stale[0].id!r} was changed by someone else (now {owner}); nothing was stored, "
-                           "reload and retry")
-    owned = [c for c in cases if c.owner is not None]
-    if owned:
-        raise InputError(f"case {owned[0].id!r} is owned by {owned[0].owner!r}: hand owned cases over to one agent "
-                         "at a time")
-    chosen = [a for a in ctx.store.list_agents(active_only=True) if a.id in agents]
-    if len(chosen) != len(agents):
-        raise AllocationRefused("an agent you chose is unknown or inactive: reload the page")
-    result = allocate(cases, chosen, Strategy.MANUAL, note=f"by {actor}")
-    if result.left:
-        room = ", ".join(f"{a.id} has room for {max(0, a.cap - a.open_cases)} (cap {a.cap})" for a in chosen)
-        raise AllocationRefused(f"{len(result.left)} of {len(cases)} cases would exceed the agents' caps ({room}); "
-                                "nothing was stored")
-    return ctx.store.apply_moves(result.moves, actor=actor)
+    """Several agents: the chosen cases split evenly among them (the manual strategy), as seen
+    on the page: a case someone moved since is refused (CaseConflict), as are leftovers over a cap."""
+    plan = plan_allocation(ctx.store, ctx.allocation, Strategy.MANUAL, CaseFilter(), agent_ids=agents,
+                           note=reason, seen=versions, today=ctx.clock().astimezone(ctx.zone).date())
+    refuse_leftovers(plan)
+    return ctx.store.apply_moves(plan.allocation.moves, actor=actor)
 
 
 routes = [

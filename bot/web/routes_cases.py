@@ -6,8 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.agents.records import CaseFilter
 from bot.web.auth import ROLES, requires
-from bot.web.cases import case_history, days_past_due, open_case
+from bot.web.cases import agent_cases, case_history, open_case
 from bot.web.context import WebContext
 
 LIST_LIMIT = 500
@@ -17,17 +18,13 @@ LIST_LIMIT = 500
 def case_list(request: Request) -> Response:
     ctx: WebContext = request.app.state.ctx
     user = request.state.user
-    if user.role == "agent":
-        ids = list(dict.fromkeys([*ctx.cases.cases_of(ctx.store, user.name),
-                                  *sorted(ctx.store.popped_debtors(user.name))]))
-        debtors = [ctx.store.get_debtor(i) for i in ids[:LIST_LIMIT]]
-    else:
-        debtors = ctx.store.debtors_page(limit=LIST_LIMIT)
-    owners = {d.id: ctx.cases.owner(ctx.store, d.id) for d in debtors}
-    ctx.store.audit(user.name, "view", "cases", {"count": len(debtors)})
     today = ctx.clock().astimezone(ctx.zone).date()
-    return ctx.render(request, "cases.html", debtors=debtors, owners=owners, limit=LIST_LIMIT,
-                      dpd={d.id: days_past_due(d, today) for d in debtors})
+    if user.role == "agent":
+        cases = agent_cases(ctx.store, ctx.cases.cases_of(ctx.store, user.name, today), user.name, today)
+    else:
+        cases = ctx.store.list_cases(CaseFilter(limit=LIST_LIMIT), today=today)
+    ctx.store.audit(user.name, "view", "cases", {"count": len(cases)})
+    return ctx.render(request, "cases.html", cases=cases[:LIST_LIMIT], limit=LIST_LIMIT)
 
 
 @requires(*ROLES)

@@ -15,6 +15,7 @@ from bot.errors import InputError, StoreError
 from bot.store.desk import DeskEvent
 from bot.web.agent_state import switch
 from bot.web.auth import BadForm, requires
+from bot.web.cases import agent_cases
 from bot.web.context import WebContext
 from bot.web.dispositions import BY_CODE, DISPOSITIONS, SUPPRESSING, wrap_up_detail
 from bot.web.summary import CallSummary
@@ -33,8 +34,8 @@ def desk_values(ctx: WebContext, request: Request, error: str | None = None,
 
 
 def _my_cases(ctx: WebContext, agent: str) -> list[Any]:
-    ids = list(dict.fromkeys([*ctx.cases.cases_of(ctx.store, agent), *sorted(ctx.store.popped_debtors(agent))]))
-    return [ctx.store.get_debtor(i) for i in ids]
+    today = ctx.clock().astimezone(ctx.zone).date()
+    return agent_cases(ctx.store, ctx.cases.cases_of(ctx.store, agent, today), agent, today)
 
 
 def _pop_view(event: DeskEvent) -> dict[str, Any]:

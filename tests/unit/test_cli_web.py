@@ -63,3 +63,15 @@ def test_pop_pushes_the_robots_summary(tmp_path: Path) -> None:
         (pop,) = store.open_pops("kim")
         assert pop.data["reason"] == "wants a person" and pop.attempt_id == attempt
         assert store.agent_state("kim").state == "on_call"
+
+
+def test_a_busy_port_is_one_clear_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = run(tmp_path, "--port", str(port))
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"collbot: error: web: cannot listen on 127.0.0.1:{port}: Address already in use"

@@ -170,7 +170,9 @@ async def test_a_dropped_desk_pauses_the_agent_after_the_grace_period(store: Sto
     assert store.agent_state("ann").state == "on_call"  # within the grace period nothing changes
     for _ in range(100):
         await asyncio.sleep(0.05)
-        if store.agent_state("ann").state == "paused":
+        # the pause and its audit entry are two writes from a worker thread: wait for both
+        if store.agent_state("ann").state == "paused" and any(
+                e.action == "disconnected" for e in store.audit_entries(user="ann")):
             break
     state = store.agent_state("ann")
     assert (state.state, state.reason) == ("paused", "disconnected")
@@ -220,7 +222,9 @@ async def test_agents_left_ready_by_a_previous_server_are_paused_unless_they_rec
     task = asyncio.create_task(read())  # bob's desk comes back in time
     for _ in range(100):
         await asyncio.sleep(0.05)
-        if store.agent_state("ann").state == "paused":
+        # the pause and its audit entry are two writes from a worker thread: wait for both
+        if store.agent_state("ann").state == "paused" and any(
+                e.action == "disconnected" for e in store.audit_entries(user="ann")):
             break
     assert (store.agent_state("ann").state, store.agent_state("ann").reason) == ("paused", "disconnected")
     assert store.agent_state("bob").state == "on_call"
@@ -303,5 +307,28 @@ def test_two_supervisors_allocating_the_same_case_one_wins(client: TestClient, s
     won = client.post("/allocate", data={"csrf": csrf(sue_page), "agent": "ann", "case": f"D5:{version}"})
     lost = other.post("/allocate", data={"csrf": csrf(tom_page), "agent": "bob", "case": f"D5:{version}"})
     assert won.status_code == 303
-    assert lost.status_code == 409 and "changed by someone else" in lost.text and "ann" in lost.text
+    assert lost.status_code == 409
+    assert "changed by someone else" in lost.text and "ann" in lost.text
     assert store.get_case("D5").owner == "ann"
+
+
+def test_a_split_among_agents_is_refused_whole_on_a_stale_view_or_over_the_caps(client: TestClient,
+                                                                               store: Store) -> None:
+    allocation_setup(store)
+    store.update_agent("bob", cap=1)
+    other = TestClient(client.app, follow_redirects=False)
+    login(client, "sue")
+    login(other, "tom")
+    stale = other.get("/allocate").text
+    picked = [f"D{i}:0" for i in (1, 2, 3, 4)]
+    over = client.post("/allocate", data={"csrf": csrf(client.get("/allocate").text), "agent": ["ann", "bob"],
+                                          "case": picked})
+    assert over.status_code == 400 and "do not fit" in over.text
+    assert all(c.owner is None for c in store.list_cases())
+    store.update_agent("bob", cap=10)
+    assert client.post("/allocate", data={"csrf": csrf(client.get("/allocate").text), "agent": ["ann", "bob"],
+                                          "case": ["D1:0", "D2:0"]}).status_code == 303
+    lost = other.post("/allocate", data={"csrf": csrf(stale), "agent": ["ann", "bob"], "case": ["D2:0", "D3:0"]})
+    assert lost.status_code == 409
+    assert "changed by someone else" in lost.text
+    assert store.get_case("D3").owner is None

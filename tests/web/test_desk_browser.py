@@ -132,9 +132,6 @@ def test_allocation_page(browser: Browser, desk_server: DeskServer, shots: Path)
     with desk_server.store() as store:
         owners = {c.id: c.owner for c in store.list_cases()}
     assert sorted(o for o in owners.values() if o) == ["ann", "ann", "bob", "bob"]
-    page.get_by_role("link", name="Team").click()
-    expect(page.locator("table")).to_contain_text("ann")
-    page.screenshot(path=str(shots / "09-team.png"))
     page.get_by_role("link", name="Audit").click()
     expect(page.locator("table")).to_contain_text("allocate_refused")
     page.screenshot(path=str(shots / "10-audit.png"), full_page=True)
@@ -142,7 +139,8 @@ def test_allocation_page(browser: Browser, desk_server: DeskServer, shots: Path)
 
 
 def test_closing_the_browser_mid_call_pauses_the_agent_and_keeps_the_call(browser: Browser,
-                                                                          desk_server: DeskServer) -> None:
+                                                                          desk_server: DeskServer,
+                                                                          shots: Path) -> None:
     with desk_server.store() as store:
         add_debtor(store, "D3", phone="+821077778888")
         attempt = robot_call(store, "D3", "+821077778888")
@@ -159,7 +157,16 @@ def test_closing_the_browser_mid_call_pauses_the_agent_and_keeps_the_call(browse
         state = store.agent_state("ann")
         assert (state.state, state.reason) == ("paused", "disconnected")
         assert [p.attempt_id for p in store.open_pops("ann")] == [attempt]
+    bob = log_in(browser, desk_server, "bob")  # another agent, connected and ready
+    bob.get_by_role("button", name="Ready").click()
+    expect(bob.locator("#live")).to_have_attribute("data-state", "on")
+    sue = log_in(browser, desk_server, "sue")
+    rows = sue.locator("table tbody tr")
+    expect(rows.filter(has_text="ann")).to_contain_text("Paused · disconnected")
+    expect(rows.filter(has_text="bob")).to_contain_text("connected")
+    sue.screenshot(path=str(shots / "09-team.png"))
     back = log_in(browser, desk_server, "ann")
     expect(back.locator("#state-badge")).to_contain_text("disconnected")
     expect(back.locator(".pop")).to_contain_text("김민수")  # the call waits for its wrap-up
-    back.context.close()
+    for page in (back, bob, sue):
+        page.context.close()

@@ -44,6 +44,7 @@ def check(script: Script, loaded: LoadedYaml, *, missing_words: MissingWords | N
         c.graph()
         c.disclosure()
     c.listens()
+    c.interruptions()
     c.conditions()
     c.placeholders()
     if missing_words is not None:
@@ -101,6 +102,14 @@ class _Checker:
 
     def add(self, loc: Loc, message: str) -> None:
         self.problems.append(Problem(self.y.where(loc), format_loc(loc), message))
+
+    def interruptions(self) -> None:
+        """interruptible: false means something only on a prompt the customer could cut short."""
+        for name, step in self.s.steps.items():
+            if not step.interruptible and (step.say is None or step.listen is None):
+                self.add(("steps", name, "interruptible"),
+                         "interruptible: false needs a say and a listen on the same step "
+                         "(only a prompt that is listened over can be interrupted)")
 
     def targets(self) -> None:
         if self.s.start not in self.s.steps:

@@ -87,6 +87,17 @@ class AudioSocketConnection:
         self.frames_out += 1
         return True
 
+    async def send_dtmf(self, digit: str) -> bool:
+        """Send one key (what a far end that dials does; Asterisk's side never needs it from us)."""
+        if self.closed:
+            return False
+        try:
+            self._writer.write(wire.encode(Kind.DTMF, digit.encode("ascii")))
+        except (OSError, RuntimeError) as exc:
+            self._end(f"socket error: {exc}")
+            return False
+        return True
+
     async def hangup(self) -> None:
         """Ask Asterisk to end the AudioSocket application (the dialplan then hangs up), and close."""
         if not self.closed:

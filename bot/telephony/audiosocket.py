@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[["AudioSocketConnection"], Awaitable[None]]
 CLOSE_TIMEOUT_S = 2.0
+SEND_BUFFER = 8192  # bytes; about 0.25 s of audio (Linux doubles it)
+QUEUED_FRAMES = 16  # frames our side may queue before a write waits for the peer
 
 
 class AudioSocketConnection:
@@ -42,6 +45,13 @@ class AudioSocketConnection:
         self.ended_by = ""  # why the connection ended: hangup, eof, error text, robot
         self.frames_in = 0
         self.frames_out = 0
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            # A peer that stops reading must show within seconds, not after megabytes of audio
+            # fill the kernel's buffers: we never need more than a few frames queued.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        writer.transport.set_write_buffer_limits(high=QUEUED_FRAMES * (wire.FRAME_BYTES + wire.HEADER.size))
 
     async def read(self) -> Frame | None:
         """The next frame, or None once the call is gone (hangup, EOF or a bad message)."""
@@ -75,9 +85,8 @@ class AudioSocketConnection:
             return False
         try:
             self._writer.write(wire.audio(pcm))
-            if self._writer.transport.get_write_buffer_size() > 16 * wire.FRAME_BYTES:
-                async with asyncio.timeout(self._write_timeout):
-                    await self._writer.drain()
+            async with asyncio.timeout(self._write_timeout):
+                await self._writer.drain()  # returns at once unless QUEUED_FRAMES are waiting
         except TimeoutError:
             self._end("stalled: the peer stopped reading")
             return False
@@ -110,7 +119,15 @@ class AudioSocketConnection:
         if not self.closed:
             self.closed = True
             self.ended_by = why
-            self._writer.close()
+            if why.startswith(("stalled", "malformed", "socket error")):
+                self._writer.transport.abort()  # nothing we could still send would be read
+            else:
+                self._writer.close()
+
+    def abort(self) -> None:
+        """Drop the connection now (server shutdown): reads end, the handler finishes."""
+        self._end("aborted")
+        self._writer.transport.abort()
 
     async def wait_closed(self) -> None:
         self._end("robot")
@@ -136,6 +153,7 @@ class AudioSocketServer:
         self.max_connections = max_connections
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._conns: set[AudioSocketConnection] = set()
         self.refused = 0
 
     async def start(self) -> None:
@@ -158,6 +176,7 @@ class AudioSocketServer:
                 raise AudioSocketError(f"more than {self.max_connections} AudioSocket connections")
             call = await self._read_uuid(reader)
             conn = AudioSocketConnection(reader, writer, call, write_timeout_s=self.write_timeout_s)
+            self._conns.add(conn)
             await self.handler(conn)
         except AudioSocketError as exc:
             self.refused += 1
@@ -166,6 +185,7 @@ class AudioSocketServer:
             log.exception("AudioSocket handler failed")
         finally:
             if conn is not None:
+                self._conns.discard(conn)
                 await conn.wait_closed()
             else:
                 writer.close()
@@ -193,10 +213,14 @@ class AudioSocketServer:
         server, self._server = self._server, None
         if server is not None:
             server.close()
+        for conn in list(self._conns):
+            conn.abort()
         tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:  # handlers see their call end and finish; only a stuck one is cancelled
+            _, stuck = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
+            for task in stuck:
+                task.cancel()
+            await asyncio.gather(*stuck, return_exceptions=True)
         if server is not None:
             await server.wait_closed()
 

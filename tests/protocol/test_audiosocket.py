@@ -191,7 +191,10 @@ SCRIPT = Script.model_validate({
 Peer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-async def _call(tmp_path: Path, peer: Peer, prompt_ms: int = 1500) -> tuple[CallOutcome, list[DialogueEvent], AudioSocketServer]:
+Result = tuple[CallOutcome, list[DialogueEvent], AudioSocketServer]
+
+
+async def _call(tmp_path: Path, peer: Peer, prompt_ms: int = 1500) -> Result:
     """One scripted call over the real server and channel, the far end played by ``peer``."""
     outcome: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
     events: list[DialogueEvent] = []

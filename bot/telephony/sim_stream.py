@@ -68,6 +68,7 @@ class ReplyLog:
     spoke_end: float | None = None
     robot_stopped: float | None = None  # the robot's first silent frame after the customer began
     robot_last_loud: float | None = None
+    robot_next: float | None = None  # the robot's first audio after the customer finished
 
 
 @dataclass
@@ -189,6 +190,8 @@ class _Customer:
                         if self.turn_log is not None and self.turn_log.prompt_start == self.prompt_start:
                             self.turn_log.prompt_end = self.prompt_end
                 self.last_audible = now
+            if level >= 1.0 and log_ is not None and log_.spoke_end is not None and log_.robot_next is None:
+                log_.robot_next = now
             if level >= LOUD:
                 self.last_loud = now
                 if log_ is not None and log_.spoke is not None:

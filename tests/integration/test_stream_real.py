@@ -82,7 +82,11 @@ async def streaming(script: CompiledScript, stream_sandbox: Sandbox, sandbox_set
         assert ctl.audiosocket is not None
         await asyncio.to_thread(stream_sandbox.cli,
                                 f"dialplan set global COLLBOT_AUDIOSOCKET 127.0.0.1:{ctl.audiosocket.port}")
-        yield ctl
+        try:
+            yield ctl
+        finally:  # the address the sandbox was started with, for the tests that follow
+            await asyncio.to_thread(stream_sandbox.cli, "dialplan set global COLLBOT_AUDIOSOCKET "
+                                    f"127.0.0.1:{sandbox_settings.audiosocket.port}")
         assert ctl.audiosocket.live == 0  # every call's connection closed and its task ended
 
 

@@ -258,7 +258,9 @@ class AudioSocketChannel:
             self._changed.clear()
             await self._changed.wait()
         heard = await self.listener.heard()
-        self.last_utterance = self._keep(self.listener.audio) if heard.audio_ms else None
+        if heard.audio_ms:
+            audio = self.listener.audio
+            self.last_utterance = await asyncio.get_running_loop().run_in_executor(self._pool, self._keep, audio)
         if barge is not None:
             heard = Heard(text=heard.text, confidence=heard.confidence, digit=heard.digit, audio_ms=heard.audio_ms,
                           timing={**heard.timing, "barge_in_stop_ms": barge})

@@ -165,7 +165,7 @@ class TurnSettings(_Section):
     vad_workers: int = Field(1, ge=1, description="Threads that run voice activity detection for all calls.")
     end_silence_ms: int = Field(300, ge=100, le=2000, description="Silence after speech that ends the turn.")
     min_speech_ms: int = Field(80, ge=20, description="Voice that starts a turn when the robot is silent.")
-    barge_in_ms: int = Field(120, ge=20, description=(
+    barge_in_ms: int = Field(80, ge=20, description=(
         "Voice over an interruptible prompt that stops it; shorter bursts (a cough, a click) do not."))
     echo_window_ms: int = Field(800, ge=0, description=(
         "How long after we send audio its echo may come back (the longest echo delay handled)."))

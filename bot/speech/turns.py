@@ -32,7 +32,7 @@ class TurnEvent(StrEnum):
 class TurnConfig:
     end_silence_ms: int = 300
     min_speech_ms: int = 80
-    barge_in_ms: int = 120
+    barge_in_ms: int = 80
     threshold: float = 0.5  # VAD likelihood that counts as voice
     # Echo of our own prompt comes back quieter than we sent it: while the prompt plays and
     # for echo_window_ms after, a frame is voice only if it is louder than the loudest frame

@@ -26,6 +26,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev,models,postgres]'
+	# silero-vad's wheel ships the ONNX model we run with onnxruntime; its own deps (torch) are not needed
+	$(BIN)/pip install -q --no-deps 'silero-vad>=6,<7'
 	@touch $@
 
 sandbox: setup

@@ -1,6 +1,7 @@
 """Turn latency on the real sandboxed Asterisk, measured from the customer's side of the call.
 
     .venv/bin/python bench/latency.py [--concurrency 1 100] [--customers 112] [--script PATH] [--quick]
+                                      [--transport agi|audiosocket]
 
 For each concurrency C, N simulated customers who all answer go through a real campaign
 (``run_campaign``: the controller, Vosk, espeak-ng prompts, SQLite) on a call script:
@@ -379,7 +380,13 @@ def main() -> None:
     parser.add_argument("--ami-port", type=int, default=5039)
     parser.add_argument("--agi-port", type=int, default=4574)
     parser.add_argument("--keep-up", action="store_true", help="leave the bench sandbox running")
+    parser.add_argument("--transport", choices=["agi", "audiosocket"], default=None,
+                        help="the robot's call.transport (default: the settings')")
+    parser.add_argument("--audiosocket-port", type=int, default=4576)
     args = parser.parse_args()
+    if args.transport is not None:  # bench_settings reads the environment like the CLI does
+        os.environ["COLLBOT__CALL__TRANSPORT"] = args.transport
+        os.environ["COLLBOT__AUDIOSOCKET__PORT"] = str(args.audiosocket_port)
     if args.quick:
         args.concurrency, args.customers = [1, 20], [6, 20]
     if len(args.customers) not in (1, len(args.concurrency)):

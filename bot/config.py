@@ -148,6 +148,40 @@ class ListenSettings(_Section):
         "it when the prompt has ended. Must be less than tts.tail_ms."))
 
 
+class CallSettings(_Section):
+    transport: Literal["agi", "audiosocket"] = Field("agi", description=(
+        "How the robot talks on an answered call: agi (STREAM FILE prompts, one RECORD FILE per "
+        "turn) or audiosocket (audio streamed both ways; barge-in, no gap after a prompt)."))
+
+
+class AudioSocketSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address the AudioSocket server listens on (Asterisk connects to it).")
+    port: int = Field(4575, ge=1, le=65535, description="AudioSocket server TCP port.")
+    exten: str = Field("stream", description=(
+        "Extension in dial.context that runs AudioSocket() (dialplans/collbot-robot.conf)."))
+    uuid_timeout_s: float = Field(5.0, gt=0, description="Close a connection that sends no UUID in this time.")
+    write_timeout_s: float = Field(2.0, gt=0, description=(
+        "A peer that stops reading our audio for this long has stalled: the call ends."))
+    allow_remote: bool = Field(False, description="Allow a listening address that is not loopback.")
+
+
+class TurnSettings(_Section):
+    vad: Literal["silero", "webrtc"] = Field("silero", description=(
+        "Voice activity engine on the audiosocket path (docs/performance.md compares them)."))
+    webrtc_aggressiveness: int = Field(2, ge=0, le=3, description="webrtc engine only: 0 keeps most, 3 drops most.")
+    vad_threshold: float = Field(0.5, gt=0, lt=1, description="Speech likelihood (0-1) above which a frame is voice.")
+    vad_workers: int = Field(1, ge=1, description="Threads that run voice activity detection for all calls.")
+    end_silence_ms: int = Field(300, ge=100, le=2000, description="Silence after speech that ends the turn.")
+    min_speech_ms: int = Field(80, ge=20, description="Voice that starts a turn when the robot is silent.")
+    barge_in_ms: int = Field(80, ge=20, description=(
+        "Voice over an interruptible prompt that stops it; shorter bursts (a cough, a click) do not."))
+    echo_window_ms: int = Field(800, ge=0, description=(
+        "How long after we send audio its echo may come back (the longest echo delay handled)."))
+    echo_margin_db: float = Field(12.0, ge=0, description=(
+        "Within the echo window, a frame this much quieter than the loudest frame we sent is taken for echo."))
+    noise_floor_rms: float = Field(60.0, ge=0, description="Frames quieter than this (16-bit RMS) are silence.")
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     file: Path | None = Field(None, description="Log file; empty: var/collbot.log.")
@@ -247,6 +281,11 @@ class Settings(_Section):
                                            description="Case allocation to human collectors (docs/cases.md).")
     privacy: PrivacySettings = Field(default_factory=PrivacySettings, description="Personal data: retention, erasure.")
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Health and Prometheus metrics.")
+    call: CallSettings = Field(default_factory=CallSettings, description="The answered call's audio path.")
+    audiosocket: AudioSocketSettings = Field(default_factory=AudioSocketSettings,
+                                             description="The AudioSocket server (call.transport: audiosocket).")
+    turns: TurnSettings = Field(default_factory=TurnSettings,
+                                description="Turn taking on the audiosocket path: voice activity, barge-in, echo.")
 
     def asterisk_root(self) -> Path:
         """Host path of Asterisk's filesystem: the configured root or the sandbox's."""

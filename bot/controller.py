@@ -30,12 +30,16 @@ from bot.metrics import CALLS_IN_FLIGHT, ORIGINATES, OUTCOMES
 from bot.phone import dial_string, mask
 from bot.speech.asr import Recognizer
 from bot.speech.tts import Synthesizer
+from bot.speech.vad import make_vad
 from bot.store.repo import Store
 from bot.telephony.agi import AgiServer, AgiSession
 from bot.telephony.agi_channel import AgiChannel
 from bot.telephony.ami import Ami, OriginateRequest
 from bot.telephony.ami_actions import loggable
-from bot.telephony.channel import Hangup
+from bot.telephony.audiosocket import AudioSocketConnection, AudioSocketServer
+from bot.telephony.audiosocket_channel import AudioSocketChannel, turn_config
+from bot.telephony.audiosocket_protocol import call_uuid
+from bot.telephony.channel import Channel, Hangup
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -87,22 +91,39 @@ class Controller:
         self.agi = AgiServer(settings.agi, self._on_agi)
         self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="collbot-store")
         self._calls: dict[str, _LiveCall] = {}
+        self.streaming = settings.call.transport == "audiosocket"
+        sock = settings.audiosocket
+        self.audiosocket = AudioSocketServer(
+            self._on_audiosocket, host=sock.host, port=sock.port, uuid_timeout_s=sock.uuid_timeout_s,
+            write_timeout_s=sock.write_timeout_s, allow_remote=sock.allow_remote) if self.streaming else None
+        self._vad_pool = ThreadPoolExecutor(settings.turns.vad_workers, thread_name_prefix="vad")
+        self._by_uuid: dict[str, str] = {}  # AudioSocket UUID -> attempt id of the calls in flight
 
     async def __aenter__(self) -> Controller:
         await self.recognizer.load()
         await self.agi.start()
         try:
+            if self.audiosocket is not None:
+                turns = self.settings.turns  # load the engine's model now, not on the first call
+                await asyncio.get_running_loop().run_in_executor(
+                    self._vad_pool, make_vad, turns.vad, turns.webrtc_aggressiveness)
+                await self.audiosocket.start()
             await self.ami.connect()
             for warning in await self.ami.check_privileges():
                 log.warning("AMI account: %s", warning)
         except BaseException:
             await self.agi.close()
+            if self.audiosocket is not None:
+                await self.audiosocket.close()
             raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.ami.close()
         await self.agi.close()
+        if self.audiosocket is not None:
+            await self.audiosocket.close()
+        self._vad_pool.shutdown(wait=True, cancel_futures=True)
         self._db_thread.shutdown(wait=True)
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
@@ -130,6 +151,8 @@ class Controller:
         self._calls[attempt_id] = live
         token = ATTEMPT.set(attempt_id)  # every log line of this call names it (bot.logutil)
         CALLS_IN_FLIGHT.inc()
+        stream_id = str(call_uuid(attempt_id))
+        self._by_uuid[stream_id] = attempt_id
         try:
             report = await self._place(attempt_id, dial, live, ring_timeout_s, caller_id)
             OUTCOMES.labels(report.outcome.value if report.outcome else report.result.value).inc()
@@ -138,6 +161,7 @@ class Controller:
             CALLS_IN_FLIGHT.dec()
             ATTEMPT.reset(token)
             del self._calls[attempt_id]
+            self._by_uuid.pop(stream_id, None)
             for fut in (live.started, live.done):
                 fut.cancel()
 
@@ -149,7 +173,8 @@ class Controller:
         ORIGINATES.inc()
         try:
             res = await self.ami.originate(OriginateRequest(
-                attempt_id=attempt_id, channel=dial, context=cfg.context, exten=cfg.exten,
+                attempt_id=attempt_id, channel=dial, context=cfg.context,
+                exten=self.settings.audiosocket.exten if self.streaming else cfg.exten,
                 ring_timeout_s=ring_timeout_s or cfg.ring_timeout_s,
                 caller_id=cfg.caller_id if caller_id is None else caller_id))
         except NotDialled:
@@ -184,7 +209,8 @@ class Controller:
         try:
             await asyncio.wait_for(asyncio.shield(live.started), SESSION_START_S)
         except TimeoutError:
-            return CallOutcome(Outcome.ERROR, {"reason": "answered but no FastAGI session arrived"})
+            path = "AudioSocket connection" if self.streaming else "FastAGI session"
+            return CallOutcome(Outcome.ERROR, {"reason": f"answered but no {path} arrived"})
         try:
             return await asyncio.wait_for(asyncio.shield(live.done), MAX_CALL_S)
         except TimeoutError:
@@ -197,6 +223,36 @@ class Controller:
             await _refuse(session, attempt_id)
             return
         ATTEMPT.set(attempt_id)  # this session's task: its log lines name the attempt too
+        keys = self.ami.keys.watch(attempt_id)
+        channel = AgiChannel(session, settings=self.settings, synth=live.synth, recognizer=self.recognizer,
+                             call_id=attempt_id, keys=keys, replay_key=self.ami.replay_key)
+        try:
+            await self._converse(attempt_id, live, channel)
+        finally:
+            self.ami.keys.forget(attempt_id)
+
+    async def _on_audiosocket(self, conn: AudioSocketConnection) -> None:
+        attempt_id = self._by_uuid.get(str(conn.uuid))
+        live = self._calls.get(attempt_id) if attempt_id is not None else None
+        if attempt_id is None or live is None or live.started.done():
+            log.warning("AudioSocket connection for a call this controller did not place (uuid %s); hanging up",
+                        conn.uuid)
+            await conn.hangup()
+            return
+        ATTEMPT.set(attempt_id)  # this session's task: its log lines name the attempt too
+        channel = AudioSocketChannel(conn, settings=self.settings, synth=live.synth, recognizer=self.recognizer,
+                                     vad=make_vad(self.settings.turns.vad, self.settings.turns.webrtc_aggressiveness),
+                                     pool=self._vad_pool, call_id=attempt_id, turn_config=turn_config(self.settings))
+        channel.start()
+        try:
+            await self._converse(attempt_id, live, channel)
+        finally:
+            await channel.close()
+            if conn.ended_by not in ("robot", "eof", "hangup"):
+                log.info("attempt %s: AudioSocket ended: %s", attempt_id, conn.ended_by)
+
+    async def _converse(self, attempt_id: str, live: _LiveCall, channel: Channel) -> None:
+        """Run the script on an answered call's channel and resolve the call with its outcome."""
         live.started.set_result(None)
         await self.db(self.store.mark_answered, attempt_id)
 
@@ -210,9 +266,6 @@ class Controller:
                                                self.store.add_event, attempt_id, event))
 
         debtor = live.debtor
-        keys = self.ami.keys.watch(attempt_id)
-        channel = AgiChannel(session, settings=self.settings, synth=live.synth, recognizer=self.recognizer,
-                             call_id=attempt_id, keys=keys, replay_key=self.ami.replay_key)
         dialogue = ScriptRun(live.script, debtor, today=local_today(debtor.phone), record=record,
                              min_confidence=self.settings.listen.min_confidence)
         try:
@@ -224,7 +277,6 @@ class Controller:
             with contextlib.suppress(Hangup):
                 await channel.hangup()
         finally:
-            self.ami.keys.forget(attempt_id)
             for failed in await asyncio.gather(*writes, return_exceptions=True):
                 if isinstance(failed, BaseException):
                     log.error("attempt %s: a call event was not stored: %s", attempt_id, failed)

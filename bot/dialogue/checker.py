@@ -47,6 +47,7 @@ def check(script: Script, loaded: LoadedYaml, *, missing_words: MissingWords | N
         c.disclosure()
         c.recording_notice(require_recording_notice)
     c.listens()
+    c.interruptions()
     c.conditions()
     c.placeholders()
     if not c.problems:  # the path analysis needs a sound graph
@@ -106,6 +107,14 @@ class _Checker:
 
     def add(self, loc: Loc, message: str) -> None:
         self.problems.append(Problem(self.y.where(loc), format_loc(loc), message))
+
+    def interruptions(self) -> None:
+        """interruptible: false means something only on a prompt the customer could cut short."""
+        for name, step in self.s.steps.items():
+            if not step.interruptible and (step.say is None or step.listen is None):
+                self.add(("steps", name, "interruptible"),
+                         "interruptible: false needs a say and a listen on the same step "
+                         "(only a prompt that is listened over can be interrupted)")
 
     def targets(self) -> None:
         if self.s.start not in self.s.steps:

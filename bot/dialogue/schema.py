@@ -159,6 +159,8 @@ class Step(_Strict):
     end: bool | None = None
     outcome: Outcome | None = None
     action: Literal["transfer", "callback", "opt_out"] | None = None
+    # false: neither speech nor keys stop this step's prompt (a disclosure heard whole)
+    interruptible: bool = True
 
     @model_validator(mode="after")
     def _one_way_on(self) -> Step:

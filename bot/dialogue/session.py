@@ -209,7 +209,8 @@ class ScriptRun:
             for kind in intent.capture.values():
                 phrases += slot_phrases(kind, self.script.language, self.debtor.amount)
         keys = self.compiled.keys.get(self.state, "")
-        return ListenSpec(list(dict.fromkeys(phrases)), keys, listen.timeout_s, listen.max_speech_s)
+        return ListenSpec(list(dict.fromkeys(phrases)), keys, listen.timeout_s, listen.max_speech_s,
+                          interruptible=self.script.steps[self.state].interruptible)
 
     async def _listen(self, channel: Channel, listen: Listen, say: Say | None, keys: str, key: str,
                       spec: ListenSpec) -> str:

@@ -29,6 +29,7 @@ class ListenSpec:
     dtmf: str = ""
     no_input_s: float = 5.0
     max_speech_s: float = 10.0
+    interruptible: bool = True  # speech (and keys) may stop the prompt before this listen
 
 
 class Channel(Protocol):

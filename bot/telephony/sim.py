@@ -70,6 +70,15 @@ class Persona(_Strict):
     expect: Outcome | CallResult | None = None  # the outcome (or, unanswered, the result) expected
     debtor: PersonaDebtor | None = None
     timed: bool = False  # a latency probe: time each reply's end and the robot's first audio after it
+    # --- timing over a streamed line: customers served by bot/telephony/sim_stream.py -------
+    barge_in_after_s: float | None = Field(None, ge=0, le=60)  # speak this long after the prompt starts
+    answer_gap_ms: int | None = Field(None, ge=0, le=300)  # answer this long after the prompt's last word
+    echo_delay_ms: int | None = Field(None, ge=0, le=2000)  # send the robot's audio back this much later ...
+    echo_db: float = Field(-20.0, ge=-60, le=0)  # ... at this level
+
+    @property
+    def streamed(self) -> bool:
+        return any(v is not None for v in (self.barge_in_after_s, self.answer_gap_ms, self.echo_delay_ms))
 
     @field_validator("replies", mode="before")
     @classmethod
@@ -110,6 +119,10 @@ def extension(persona: Persona, reply_files: dict[str, str]) -> list[str]:
     }.get(persona.behavior)
     if steps is None:
         steps = [f"Gosub(collbot-sim-answer,s,1({persona.answer_after_s:g}))"]
+        if persona.streamed:  # the customer is a program on the other end of an AudioSocket
+            steps.append(f"Gosub(collbot-sim-stream,s,1({digits}))")
+            lines.extend(f" same => n,{step}" for step in steps)
+            return lines
         timed = "-timed" if persona.timed else ""
         for turn, reply in enumerate(persona.replies, 1):
             key = f",{digits}/{turn}" if persona.timed else ""  # the AstDB key of this reply's times

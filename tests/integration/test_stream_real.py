@@ -1,0 +1,176 @@
+"""The streaming transport (call.transport: audiosocket) on the real sandbox, against customers
+with timing of their own: a quick answer, speech over the prompt, an echo of the robot, a
+disclosure that must be heard whole, and customers who break the line."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.commands import compiled_script, load_personas, persona_debtor
+from bot.config import Settings
+from bot.controller import Controller, local_today
+from bot.dialogue.compiler import CompiledScript
+from bot.domain import CallResult, Debtor, EventKind, Outcome
+from bot.speech.asr import Recognizer
+from bot.speech.tts import Synthesizer
+from bot.store.repo import Store
+from bot.telephony.sandbox import Sandbox
+from bot.telephony.sim import read_personas
+from bot.telephony.sim_stream import StreamCustomers, start_customers
+
+pytestmark = pytest.mark.integration
+
+HERE = Path(__file__).parent
+STREAM_PERSONAS = HERE / "personas_stream.yaml"
+DEFAULT_PERSONAS = HERE / "personas.yaml"
+SCRIPT = HERE.parents[1] / "scripts" / "reminder-ko.yaml"
+
+
+@pytest.fixture(scope="module")
+def stream_sandbox(sandbox: Sandbox, sandbox_settings: Settings) -> Iterator[Sandbox]:
+    asyncio.run(load_personas(sandbox_settings, STREAM_PERSONAS))
+    yield sandbox
+    asyncio.run(load_personas(sandbox_settings, DEFAULT_PERSONAS))  # leave the sandbox as the others expect
+
+
+@pytest.fixture(scope="module")
+def stream_debtors(sandbox_settings: Settings, store: Store) -> dict[str, Debtor]:
+    found = {}
+    for p in read_personas(STREAM_PERSONAS).personas:
+        debtor = persona_debtor(p, sandbox_settings)
+        assert debtor is not None
+        store.upsert_debtor(debtor)
+        found[p.number] = debtor
+    return found
+
+
+@pytest.fixture(scope="module")
+def strict_script(sandbox_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> CompiledScript:
+    """The reminder with a greeting that must be heard whole and answers capped at 3 s."""
+    data = yaml.safe_load(SCRIPT.read_text(encoding="utf-8"))
+    data["steps"]["greet"]["interruptible"] = False
+    data["steps"]["ask"]["listen"]["max_speech_s"] = 3
+    path = tmp_path_factory.mktemp("scripts") / "reminder-strict.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return compiled_script(sandbox_settings, path)
+
+
+@pytest.fixture
+async def customers(stream_sandbox: Sandbox, sandbox_settings: Settings) -> AsyncIterator[StreamCustomers]:
+    served = await start_customers(sandbox_settings, read_personas(STREAM_PERSONAS), stream_sandbox)
+    yield served
+    await served.close()
+    assert served.server.live == 0
+
+
+@pytest.fixture
+async def streaming(script: CompiledScript, stream_sandbox: Sandbox, sandbox_settings: Settings,
+                    store: Store) -> AsyncIterator[Controller]:
+    s = sandbox_settings.model_copy(update={
+        "call": sandbox_settings.call.model_copy(update={"transport": "audiosocket"}),
+        "audiosocket": sandbox_settings.audiosocket.model_copy(update={"port": 0}),
+    })
+    async with Synthesizer(s.tts_cache_dir(), rate=s.tts.rate, shape=s.prompt_shape()) as synth, \
+            Recognizer(s.speech.model_dir, workers=s.speech.workers) as recognizer, \
+            Controller(s, store, script=script, recognizer=recognizer, synth=synth) as ctl:
+        assert ctl.audiosocket is not None
+        await asyncio.to_thread(stream_sandbox.cli,
+                                f"dialplan set global COLLBOT_AUDIOSOCKET 127.0.0.1:{ctl.audiosocket.port}")
+        try:
+            yield ctl
+        finally:  # the address the sandbox was started with, for the tests that follow
+            await asyncio.to_thread(stream_sandbox.cli, "dialplan set global COLLBOT_AUDIOSOCKET "
+                                    f"127.0.0.1:{sandbox_settings.audiosocket.port}")
+        assert ctl.audiosocket.live == 0  # every call's connection closed and its task ended
+
+
+def _heard(store: Store, attempt_id: str) -> list[str]:
+    return [str(e.data["text"]) for e in store.events_for(attempt_id) if e.kind is EventKind.RECOGNITION]
+
+
+def _timings(store: Store, attempt_id: str) -> list[dict[str, int]]:
+    return [e.data["timing"] for e in store.events_for(attempt_id)  # type: ignore[misc]
+            if e.kind in (EventKind.RECOGNITION, EventKind.NO_INPUT, EventKind.DTMF) and "timing" in e.data]
+
+
+async def test_answer_right_after_the_last_word_is_heard(streaming: Controller, customers: StreamCustomers,
+                                                         stream_debtors: dict[str, Debtor], store: Store) -> None:
+    debtor = stream_debtors["+821055550201"]
+    report = await streaming.call(debtor)
+    assert (report.result, report.outcome) == (CallResult.ANSWERED, Outcome.PROMISE_TO_PAY)
+    assert report.detail["promise_date"] == (local_today(debtor.phone) + dt.timedelta(days=1)).isoformat()
+    assert _heard(store, report.attempt_id) == ["네", "내일 낼게요"]
+    logs = [log for log in customers.logs if log.number == debtor.phone]
+    assert len(logs) == 2
+    for log in logs:  # the customer really began within 100 ms of the last word
+        assert log.prompt_end is not None and log.spoke is not None
+        assert 0 <= log.spoke - log.prompt_end < 0.1
+
+
+async def test_speech_over_the_prompt_stops_it_and_is_the_answer(
+        streaming: Controller, customers: StreamCustomers, stream_debtors: dict[str, Debtor], store: Store) -> None:
+    debtor = stream_debtors["+821055550202"]
+    report = await streaming.call(debtor)
+    assert (report.result, report.outcome) == (CallResult.ANSWERED, Outcome.PROMISE_TO_PAY), \
+        [(e.kind, e.data) for e in store.events_for(report.attempt_id)]
+    assert _heard(store, report.attempt_id) == ["네", "내일 낼게요"]
+    timings = _timings(store, report.attempt_id)
+    assert [t["barge_in"] for t in timings] == [1, 1]
+    for log in [log for log in customers.logs if log.number == debtor.phone]:
+        # the robot fell silent while its prompt had seconds left
+        assert log.prompt_end is not None and log.robot_stopped is not None and log.spoke is not None, log
+        assert log.spoke < log.robot_stopped < log.prompt_end - 1.0, log
+
+
+async def test_echo_of_the_robot_is_not_a_turn(streaming: Controller, customers: StreamCustomers,
+                                               stream_debtors: dict[str, Debtor], store: Store) -> None:
+    report = await streaming.call(stream_debtors["+821055550203"])
+    assert report.outcome is Outcome.PROMISE_TO_PAY
+    assert _heard(store, report.attempt_id) == ["네", "내일 낼게요"]
+    assert [t["barge_in"] for t in _timings(store, report.attempt_id)] == [0, 0]
+    # silent customer, echoing line: only no-input turns, none with audio
+    silent = await streaming.call(stream_debtors["+821055550204"])
+    assert silent.outcome is Outcome.NO_RESPONSE
+    events = store.events_for(silent.attempt_id)
+    assert not [e for e in events if e.kind is EventKind.RECOGNITION]
+    no_input = [e for e in events if e.kind is EventKind.NO_INPUT]
+    assert no_input and all(e.data["audio_ms"] == 0 for e in no_input)
+
+
+async def test_disclosure_marked_not_interruptible_is_heard_whole(
+        streaming: Controller, customers: StreamCustomers, stream_debtors: dict[str, Debtor], store: Store,
+        strict_script: CompiledScript) -> None:
+    debtor = stream_debtors["+821055550202"]
+    report = await streaming.call(debtor, script=strict_script)
+    assert report.outcome is Outcome.PROMISE_TO_PAY
+    assert _heard(store, report.attempt_id) == ["네", "내일 낼게요"]
+    assert [t["barge_in"] for t in _timings(store, report.attempt_id)] == [0, 1]  # greeting whole, ask cut
+    first = next(log for log in customers.logs if log.number == debtor.phone)
+    assert first.prompt_end is not None and first.spoke is not None and first.spoke < first.prompt_end - 1.0
+    assert first.robot_stopped is not None and first.robot_stopped >= first.prompt_end
+
+
+async def test_customer_closing_mid_prompt_ends_the_call_as_hung_up(
+        streaming: Controller, customers: StreamCustomers, stream_debtors: dict[str, Debtor], store: Store) -> None:
+    report = await streaming.call(stream_debtors["+821055550205"])
+    assert (report.result, report.outcome) == (CallResult.ANSWERED, Outcome.HUNG_UP)
+    [attempt] = [a for a in store.attempts_for("T-0205") if a.id == report.attempt_id]
+    assert attempt.outcome == Outcome.HUNG_UP.value
+
+
+async def test_endless_speech_is_cut_at_max_speech(
+        streaming: Controller, customers: StreamCustomers, stream_debtors: dict[str, Debtor], store: Store,
+        strict_script: CompiledScript) -> None:
+    report = await streaming.call(stream_debtors["+821055550206"], script=strict_script)
+    assert report.result is CallResult.ANSWERED and report.outcome is not None
+    timings = _timings(store, report.attempt_id)
+    capped = [t for t in timings if t.get("max_speech")]
+    assert capped and all(t["speech_ms"] <= 3000 for t in capped)
+    [attempt] = [a for a in store.attempts_for("T-0206") if a.id == report.attempt_id]
+    assert attempt.state == "completed" and attempt.outcome == report.outcome.value

@@ -28,7 +28,7 @@ from bot.speech.speaker import Line, Speaker, line_file, speak
 
 DEFAULT_CORPUS = Path(__file__).with_name("corpus") / "ko.yaml"
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "collbot" / "corpus"
-RENDER_TAG = "corpus-audio/1 lead=300 tail=700"  # bump when the rendering changes
+RENDER_TAG = "corpus-audio/2 lead=300 tail=700"  # bump when the rendering changes
 LEAD_MS, TAIL_MS = 300, 700
 # Six speakers: espeak-ng's Korean voice and five variants, at different rates and pitches.
 VOICES: dict[str, Speaker] = {

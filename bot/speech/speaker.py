@@ -86,9 +86,10 @@ def speak(text: str, speaker: Speaker, dest: Path, *, lead_ms: int = 0, tail_ms:
     raw, tmp = dest.with_name(stem + ".raw.wav"), dest.with_name(stem + ".tmp.wav")
     try:
         # The text goes on stdin: as an argument, a text starting with '-' would be an option.
+        # sox -D: no dither, so that the silences around the speech stay digital silence.
         _run([_program("espeak-ng"), "--stdin", "-v", speaker.espeak(), "-s", str(speaker.rate),
               "-p", str(speaker.pitch), "-w", str(raw)], text.encode("utf-8"))
-        _run([_program("sox"), "-V1", "-G", str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
+        _run([_program("sox"), "-V1", "-G", "-D", str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
               "-e", "signed-integer", str(tmp), "pad", f"{lead_ms / 1000:.3f}", f"{tail_ms / 1000:.3f}"], b"")
         os.replace(tmp, dest)
     finally:
@@ -104,7 +105,9 @@ def through_line(pcm: bytes, line: Line, *, seed: int = 0) -> bytes:
     if line.codec == "g711":
         raw = ["-t", "raw", "-r", str(SAMPLE_RATE), "-c", "1"]
         ulaw = _run([_program("sox"), "-V1", "-G", *raw, "-e", "signed-integer", "-b", "16", "-",
-                     *raw, "-e", "u-law", "-b", "8", "-", "sinc", f"{BAND_HZ[0]}-{BAND_HZ[1]}"], pcm)
+                     *raw, "-e", "u-law", "-b", "8", "-",
+                     # a low-pass then a high-pass: sox's one-filter band-pass inverts polarity
+                     "sinc", f"-{BAND_HZ[1]}", "sinc", str(BAND_HZ[0])], pcm)
         pcm = _run([_program("sox"), "-V1", *raw, "-e", "u-law", "-b", "8", "-",
                     *raw, "-e", "signed-integer", "-b", "16", "-"], ulaw)
     return pcm

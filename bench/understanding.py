@@ -21,6 +21,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import re
 import sys
 import time
 from collections import defaultdict
@@ -198,6 +199,23 @@ def print_text(figures: dict[str, object], examples: int) -> None:
                   f"stored {e['stored']}; heard {e['heard']!r} ({e['confidence']})")
 
 
+def print_vocabulary(corpus: Corpus, settings: Settings) -> None:
+    """Words of the corpus (punctuation stripped) that the speech model cannot recognize."""
+    words: dict[str, int] = {}
+    for item in corpus.items:
+        for word in re.sub(r"[^\w\s]", " ", item.text).split():
+            words[word] = words.get(word, 0) + 1
+    recognizer = Recognizer(settings.speech.model_dir, workers=1)
+    try:
+        missing = set(recognizer.missing_words([" ".join(words)]))
+    finally:
+        recognizer.close()
+    items = sum(any(w in missing for w in re.sub(r"[^\w\s]", " ", i.text).split()) for i in corpus.items)
+    print(f"{len(missing)} of {len(words)} distinct words are not in the model; "
+          f"{items} of {len(corpus.items)} utterances have at least one:")
+    print(" ".join(sorted(missing, key=lambda w: (-words[w], w))))
+
+
 def _cell(value: object) -> str:
     return "n/a" if value is None else str(value)
 
@@ -217,12 +235,17 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=25, help="consequential errors to list")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--e2e", action="store_true", help="through the real sandbox (bench/understanding_e2e.py)")
+    parser.add_argument("--vocabulary", action="store_true",
+                        help="list the corpus's words the speech model lacks, and exit")
     args = parser.parse_args()
     try:
         corpus = load_corpus(args.corpus)
         settings = load_settings(None)
     except CollbotError as exc:
         raise SystemExit(f"error: {exc}") from None
+    if args.vocabulary:
+        print_vocabulary(corpus, settings)
+        return
     voices = render.parse_list(args.voices, render.VOICES, "voice")
     lines = render.parse_list(args.lines, render.LINES, "line condition")
     todo = render.jobs(corpus, voices, lines, args.limit, args.split)

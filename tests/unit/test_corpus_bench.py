@@ -136,3 +136,37 @@ def test_scores_count_consequential_errors_as_defined(tmp_path: Path) -> None:
     assert (got["no_match_handled_pct"], got["no_match_as_no_input_pct"]) == (round(100 / 3, 2), round(100 / 3, 2))
     assert got["confusion"]["promise -> refuse"] == 1
     assert got["confusion"]["wrong_number -> wrong_number"] == 1
+
+
+e2e = _load("understanding_e2e")
+
+
+def _events(*pairs: tuple[str, dict[str, object]]) -> list[object]:
+    from bot.domain import DialogueEvent, EventKind
+
+    return [DialogueEvent(EventKind(kind), data) for kind, data in pairs]
+
+
+def test_the_end_to_end_bench_reads_what_the_robot_made_of_an_answer() -> None:
+    greet_ok = _events(("state", {"step": "greet"}), ("prompt", {"text": "..."}), ("dtmf", {"digit": "1"}),
+                       ("state", {"step": "greet", "intent": "is_me", "slots": {}}), ("state", {"step": "verify"}),
+                       ("state", {"step": "ask"}), ("prompt", {"text": "..."}),
+                       ("recognition", {"text": "내일 낼게요", "confidence": 0.4, "audio_ms": 900}),
+                       ("state", {"step": "ask", "intent": "promise", "slots": {"promise_date": "2026-12-08"}}),
+                       ("state", {"step": "check_date"}))
+    got = e2e.understood_at(greet_ok, "ask")
+    assert (got.intent, got.date, got.heard, got.confidence) == ("promise", dt.date(2026, 12, 8), "내일 낼게요", 0.4)
+    forced = _events(("state", {"step": "ask"}), ("recognition", {"text": "냈어요", "confidence": 0.1}),
+                     ("state", {"step": "ask", "intent": "globals.already_paid", "slots": {}}))
+    assert e2e.understood_at(forced, "ask").intent == "already_paid"
+    unmatched = _events(("state", {"step": "ask"}), ("recognition", {"text": "오늘", "confidence": 0.1}),
+                        ("prompt", {"text": "죄송합니다"}),
+                        ("recognition", {"text": "내일 낼게요", "confidence": 0.9}),
+                        ("state", {"step": "ask", "intent": "promise", "slots": {"promise_date": "2026-12-08"}}))
+    first = e2e.understood_at(unmatched, "ask")  # the first answer counts, not the reprompt's
+    assert (first.intent, first.heard) == ("no_match", "오늘")
+    heard_nothing = _events(("state", {"step": "greet"}), ("no_input", {"audio_ms": 2100}))
+    assert e2e.understood_at(heard_nothing, "greet").intent == "no_match"  # speech without text
+    silent = _events(("state", {"step": "greet"}), ("no_input", {"audio_ms": 0}))
+    assert e2e.understood_at(silent, "greet").intent == "no_input"
+    assert e2e.understood_at(silent, "ask").intent == "no_input"  # never got there

@@ -28,7 +28,7 @@ from bot.speech.speaker import Line, Speaker, line_file, speak
 
 DEFAULT_CORPUS = Path(__file__).with_name("corpus") / "ko.yaml"
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "collbot" / "corpus"
-RENDER_TAG = "corpus-audio/2 lead=300 tail=700"  # bump when the rendering changes
+RENDER_TAG = "corpus-audio/3 lead=300 tail=700"  # bump when the rendering changes
 LEAD_MS, TAIL_MS = 300, 700
 # Six speakers: espeak-ng's Korean voice and five variants, at different rates and pitches.
 VOICES: dict[str, Speaker] = {
@@ -54,7 +54,8 @@ class Job:
     line: str
 
     def seed(self) -> int:
-        return int(hashlib.sha256(f"{self.item.key}\0{self.voice}\0{self.line}".encode()).hexdigest()[:12], 16)
+        # From the text, not the item: an answer listed at both steps is one file per voice and line.
+        return int(hashlib.sha256(f"{self.item.text}\0{self.voice}\0{self.line}".encode()).hexdigest()[:12], 16)
 
 
 def spoken_path(cache: Path, item: Item, voice: str) -> Path:
@@ -90,7 +91,8 @@ def render(todo: list[Job], cache: Path, *, workers: int = 2,
     """Make every job's audio that is not cached yet; returns how many files were written."""
     spoken = {(j.item.key, j.voice): j for j in todo}
     missing_spoken = [j for j in spoken.values() if not spoken_path(cache, j.item, j.voice).is_file()]
-    missing_lines = [j for j in todo if j.line != "clean" and not audio_path(cache, j).is_file()]
+    missing_lines = list({audio_path(cache, j): j for j in todo
+                          if j.line != "clean" and not audio_path(cache, j).is_file()}.values())
     total = len(missing_spoken) + len(missing_lines)
     done = 0
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="render") as pool:

@@ -57,3 +57,10 @@ bench: sandbox
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+# How well the robot understands the corpus (bench/corpus/ko.yaml, docs/corpus.md): 430 answers
+# x 6 voices x 4 line conditions, offline through the real listening path. Audio cached in
+# ~/.cache/collbot/corpus.
+.PHONY: bench-understanding
+bench-understanding: setup
+	$(BIN)/python bench/understanding.py

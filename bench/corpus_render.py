@@ -89,8 +89,8 @@ def _spread(items: list[Item], limit: int) -> list[Item]:
 def render(todo: list[Job], cache: Path, *, workers: int = 2,
            progress: Callable[[int, int], None] | None = None) -> int:
     """Make every job's audio that is not cached yet; returns how many files were written."""
-    spoken = {(j.item.key, j.voice): j for j in todo}
-    missing_spoken = [j for j in spoken.values() if not spoken_path(cache, j.item, j.voice).is_file()]
+    spoken = {spoken_path(cache, j.item, j.voice): j for j in todo}  # one file per text and voice
+    missing_spoken = [j for path, j in spoken.items() if not path.is_file()]
     missing_lines = list({audio_path(cache, j): j for j in todo
                           if j.line != "clean" and not audio_path(cache, j).is_file()}.values())
     total = len(missing_spoken) + len(missing_lines)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 import tempfile
 import time
 from decimal import Decimal
@@ -103,7 +104,7 @@ async def main(args: argparse.Namespace, corpus: Corpus, todo: list[render.Job],
         box = Sandbox(settings)
         box.up()
         started = time.monotonic()
-        print(f"rendering {len(people)} personas' replies into the sandbox", flush=True)
+        print(f"rendering {len(people)} personas' replies into the sandbox", file=sys.stderr, flush=True)
         await load_personas(settings, path)
         debtors = [persona_debtor(p, settings) for p in read_personas(path).personas]
         store = open_store(settings.database.url)

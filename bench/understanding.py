@@ -150,15 +150,12 @@ async def run_offline(corpus: Corpus, todo: list[render.Job], cache: Path, today
 
 def report(trials: list[Trial], corpus: Corpus, today: dt.date) -> dict[str, object]:
     out: dict[str, object] = {"today": today.isoformat(), "overall": score(trials, corpus, today)}
-    for field in ("voice", "line"):
+    for name, key in (("line", lambda t: t.line), ("voice", lambda t: t.voice),
+                      ("step", lambda t: t.item.step), ("split", lambda t: t.item.split)):
         groups: dict[str, list[Trial]] = defaultdict(list)
         for t in trials:
-            groups[getattr(t, field)].append(t)
-        out[f"by_{field}"] = {k: _brief(score(v, corpus, today)) for k, v in groups.items()}
-    steps: dict[str, list[Trial]] = defaultdict(list)
-    for t in trials:
-        steps[t.item.step].append(t)
-    out["by_step"] = {k: _brief(score(v, corpus, today)) for k, v in steps.items()}
+            groups[key(t)].append(t)
+        out[f"by_{name}"] = {k: _brief(score(v, corpus, today)) for k, v in sorted(groups.items())}
     return out
 
 
@@ -179,7 +176,7 @@ def print_text(figures: dict[str, object], examples: int) -> None:
           f" of {overall['trials']} trials\n")
     print(f"{'':<22}" + "".join(f"{title:>18}" for _, title in COLUMNS))
     rows: list[tuple[str, dict[str, object]]] = [("overall", overall)]
-    for group in ("by_line", "by_voice", "by_step"):
+    for group in ("by_line", "by_voice", "by_step", "by_split"):
         section = figures[group]
         assert isinstance(section, dict)
         rows += [(f"{group[3:]} {name}", values) for name, values in section.items()]

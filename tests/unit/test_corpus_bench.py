@@ -170,3 +170,24 @@ def test_the_end_to_end_bench_reads_what_the_robot_made_of_an_answer() -> None:
     silent = _events(("state", {"step": "greet"}), ("no_input", {"audio_ms": 0}))
     assert e2e.understood_at(silent, "greet").intent == "no_input"
     assert e2e.understood_at(silent, "ask").intent == "no_input"  # never got there
+
+
+und = _load("understanding")
+
+
+async def test_the_adapter_runs_todays_listening_path_on_real_audio(tmp_path: Path) -> None:
+    from bot.config import Settings
+    from bot.speech.speaker import Speaker, speak
+    from bot.speech.wav import read_pcm
+
+    corpus = cm.load_corpus(CORPUS)
+    listener = await und.Listener.start(Settings(), corpus)
+    try:
+        said = read_pcm(speak("내일 낼게요", Speaker("ko"), tmp_path / "a.wav", lead_ms=300, tail_ms=700))
+        got = await und.understand(listener, "ask", said, MONDAY)
+        assert (got.intent, got.date, got.heard) == ("promise", MONDAY + dt.timedelta(days=1), "내일 낼게요")
+        yes = read_pcm(speak("네", Speaker("ko"), tmp_path / "b.wav", lead_ms=300, tail_ms=700))
+        assert (await und.understand(listener, "greet", yes, MONDAY)).intent == "is_me"
+        assert (await und.understand(listener, "greet", bytes(16_000), MONDAY)).intent == "no_input"
+    finally:
+        await listener.recognizer.aclose()

@@ -9,7 +9,8 @@ the one adapter between this bench and the robot. It reports intent accuracy on 
 utterances, the confusion matrix, the consequential-error rate (a promise, refusal,
 already-paid, wrong-number or opt-out stored that the customer did not give, or a wrong
 promise date or amount), opt-out recall and how no_match answers were handled, overall and by
-voice, line condition and step. Figures only; it asserts nothing.
+voice, line condition, step and split. Figures only; it asserts nothing. ``--vocabulary`` lists
+the corpus's words the speech model lacks.
 
 ``--e2e`` calls the same utterances through the real sandbox instead (bench/understanding_e2e.py).
 """

@@ -69,3 +69,10 @@ clean:
 # directories, the units installed and enabled; started only with START=1.
 install-service: setup
 	$(SUDO) env BIN=$(abspath $(BIN)) START=$(START) SERVICE_USER=$(or $(SERVICE_USER),collbot) deploy/systemd/install.sh
+
+# How well the robot understands the corpus (bench/corpus/ko.yaml, docs/corpus.md): 430 answers
+# x 6 voices x 4 line conditions, offline through the real listening path. Audio cached in
+# ~/.cache/collbot/corpus.
+.PHONY: bench-understanding
+bench-understanding: setup
+	$(BIN)/python bench/understanding.py

@@ -20,6 +20,7 @@ from bot.domain import CallResult, Outcome
 from bot.speech.tts import Shape, Synthesizer
 from bot.speech.wav import read_pcm, write_pcm
 from bot.telephony.sandbox import SIM_PERSONAS_FILE, Sandbox
+from bot.telephony.sim_voice import PersonaVoice, render_voiced, voice_key
 from bot.yamlfile import load_yaml, validate
 
 SIM_SOUNDS = "/var/lib/asterisk/sounds/collbot-sim"
@@ -61,7 +62,7 @@ class PersonaDebtor(_Strict):
     due_date: dt.date | None = None
 
 
-class Persona(_Strict):
+class Persona(PersonaVoice):  # voice, rate, pitch, noise_db, fillers, line: sim_voice.py
     number: E164
     behavior: Literal["answer", "no_answer", "busy", "congestion"] = "answer"
     answer_after_s: float = Field(1.0, ge=0, le=120)
@@ -152,7 +153,7 @@ def render_dialplan(personas: PersonasFile, reply_files: dict[str, str]) -> str:
 
 
 def _key(persona: Persona, phrase: str) -> str:
-    return f"{persona.language}\x00{phrase}" + ("\x00timed" if persona.timed else "")
+    return f"{persona.language}\x00{phrase}" + ("\x00timed" if persona.timed else "") + voice_key(persona)
 
 
 async def render_replies(personas: PersonasFile, synth: Synthesizer) -> dict[str, str]:
@@ -162,15 +163,16 @@ async def render_replies(personas: PersonasFile, synth: Synthesizer) -> dict[str
     speaks the same audio without its silent tail (see ``speech_only``).
     """
     wanted = {
-        _key(p, r): (r, p.language, p.timed)
+        _key(p, r): (r, p.language, p.timed, p)
         for p in personas.personas if p.behavior == "answer"
         for r in p.replies if isinstance(r, str)
     }
     paths = await asyncio.gather(
-        *(synth.prompt(text, voice) for text, voice, _ in wanted.values())
+        *(render_voiced(p, voice, text, synth.cache_dir, default_rate=synth.rate, shape=REPLY_SHAPE)
+          if p.voiced else synth.prompt(text, voice) for text, voice, _, p in wanted.values())
     )
     return {key: (speech_only(path) if timed else path).stem
-            for (key, (_, _, timed)), path in zip(wanted.items(), paths, strict=True)}
+            for (key, (_, _, timed, _)), path in zip(wanted.items(), paths, strict=True)}
 
 
 def speech_only(path: Path) -> Path:

@@ -72,7 +72,7 @@ def edges(script: Script, name: str) -> Iterator[tuple[Loc, str]]:
     if step.listen:
         for intent_name, intent in step.listen.intents.items():
             yield (*base, "listen", "intents", intent_name, "goto"), intent.goto
-        for kind in ("no_input", "no_match"):
+        for kind in ("no_input", "no_match", "question"):
             retry = getattr(step.listen, kind)
             if retry is not None:
                 yield (*base, "listen", kind, "goto"), retry.goto
@@ -87,10 +87,15 @@ def says(script: Script, name: str) -> Iterator[tuple[Loc, str]]:
     if isinstance(step.say, str):
         yield ("steps", name, "say"), step.say
     if step.listen:
-        for kind in ("no_input", "no_match"):
+        for kind in ("no_input", "no_match", "question"):
             retry = getattr(step.listen, kind)
             if retry is not None and isinstance(retry.say, str):
                 yield ("steps", name, "listen", kind, "say"), retry.say
+        if step.listen.ask_slot:
+            yield ("steps", name, "listen", "ask_slot"), step.listen.ask_slot
+        for i_name, intent in step.listen.intents.items():
+            if intent.confirm:
+                yield ("steps", name, "listen", "intents", i_name, "confirm"), intent.confirm
 
 
 class _Checker:

@@ -83,7 +83,12 @@ class Recognizer:
         return [word for word in words if model.vosk_model_find_word(word) == -1]
 
     def stream(self, phrases: Sequence[str] | None) -> RecognitionStream:
-        """A stream that recognizes one of ``phrases`` (or anything at all, for None)."""
+        """A stream that recognizes one of ``phrases`` (or anything at all, for None).
+
+        With ``[unk]`` among the phrases the grammar is open: the stream answers with the word
+        sequence it heard over the phrases' words (never forced onto the nearest phrase), for
+        the dialogue to understand; ``[unk]`` itself is kept only if the model has that word.
+        """
         if self._closed:
             raise RuntimeError("Recognizer is closed")
         return RecognitionStream(self, None if phrases is None else list(phrases))
@@ -95,7 +100,7 @@ class Recognizer:
         dropped: list[str] = []
         for phrase in phrases:
             words = phrase.split()
-            if not words:
+            if not words or phrase == UNKNOWN:
                 continue
             if any(model.vosk_model_find_word(word) == -1 for word in words):
                 dropped.append(phrase)
@@ -222,6 +227,8 @@ class RecognitionStream:
         self._segments.clear()
         if self._phrases is None:
             return best_words(segments)
+        if UNKNOWN in self._phrases:
+            return best_sequence(segments)
         return best_phrase(segments, self._allowed)
 
     def _release(self) -> None:
@@ -275,3 +282,32 @@ def best_phrase(segments: Sequence[dict[str, Any]], allowed: frozenset[str]) -> 
         if text and share >= best[1]:
             best = (text, share)
     return best
+
+
+def best_sequence(segments: Sequence[dict[str, Any]]) -> tuple[str, float]:
+    """An open grammar's answer: the likeliest word sequence of each segment, joined.
+
+    Confidence is the sequence's share of its segment's n-best likelihood (the least sure
+    segment's); hearing nothing competes as in ``best_phrase``, and [unk] words are left out.
+    """
+    texts: list[str] = []
+    shares: list[float] = []
+    for segment in segments:
+        scored = [
+            (" ".join(w for w in alternative.get("text", "").split() if w != UNKNOWN), float(alternative["confidence"]))
+            for alternative in segment.get("alternatives", [])
+            if "confidence" in alternative
+        ]
+        if not scored:
+            continue
+        top = max(score for _, score in scored)
+        mass: dict[str, float] = {}
+        for text, score in scored:
+            mass[text] = mass.get(text, 0.0) + math.exp(score - top)
+        weight, text = max((weight, text) for text, weight in mass.items())
+        if text:
+            texts.append(text)
+            shares.append(weight / sum(mass.values()))
+    if not texts:
+        return "", 0.0
+    return " ".join(texts), min(shares)

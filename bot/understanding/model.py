@@ -170,7 +170,8 @@ def _example_score(text: str, flat: str, words: frozenset[str], negated: bool, p
             ratio = fuzz.ratio(flat, ex.flat)
             if ratio >= FUZZY_MIN:
                 best = max(best, ratio / 100 * 0.95)
-            if ex.lemmas and ex.lemmas <= words:
+            # every content word of the example, and (for a one-word example) nothing else
+            if ex.lemmas and ex.lemmas <= words and (len(ex.lemmas) >= 2 or words == ex.lemmas):
                 best = max(best, LEMMA_MATCH)
     return best
 

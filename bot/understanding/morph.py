@@ -20,7 +20,7 @@ class Morph:
 
 def normalize(text: str) -> str:
     """NFKC, lower case, punctuation out (a '?' is kept as a word: it marks a question)."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("?", " ? ")
+    text = unicodedata.normalize("NFKC", text).lower().replace("'", "").replace("’", "").replace("?", " ? ")
     return " ".join(re.sub(r"[^\w?]+", " ", text).split())
 
 

@@ -45,7 +45,17 @@ def expected(item: dict) -> str:
     return "none" if item["expect"] == "question" else str(item["expect"])
 
 
-async def heard_texts(items: list[dict], mode: str, models: dict) -> list[tuple[str, float]]:
+def variant(grammar: list[str], name: str, script_phrases: set[str]) -> list[str]:
+    """Grammar variants compared in docs/understanding.md."""
+    if name == "script":  # the script's phrases and date phrases only (no built-in paraphrases)
+        return [p for p in grammar if p in script_phrases or p == OPEN]
+    if name == "long":  # no one-word built-in entries (they soak up unclear audio)
+        return [p for p in grammar if p in script_phrases or p == OPEN or len(p.split()) > 1]
+    return grammar
+
+
+async def heard_texts(items: list[dict], mode: str, models: dict, grammar_variant: str = "full",
+                      script_phrases: set[str] | None = None) -> list[tuple[str, float]]:
     from bot.speech.asr import Recognizer
     from bot.speech.tts import Synthesizer
     from bot.speech.wav import read_pcm
@@ -56,7 +66,7 @@ async def heard_texts(items: list[dict], mode: str, models: dict) -> list[tuple[
         await rec.load()
         for item in items:
             pcm = read_pcm(await synth.prompt(re.sub(r"[?.,!]", "", item["text"]), "ko"))
-            grammar = list(models[STEPS[item["step"]]].grammar)
+            grammar = variant(list(models[STEPS[item["step"]]].grammar), grammar_variant, script_phrases or set())
             phrases = None if mode == "free" else grammar if mode == "open" else [p for p in grammar if p != OPEN]
             stream = rec.stream(phrases)
             for i in range(0, len(pcm), 3200):
@@ -71,13 +81,19 @@ def main() -> None:
     ap.add_argument("--speech", choices=["open", "phrase", "free"])
     ap.add_argument("--set", default=str(ROOT / "bench/dev/understanding-ko.yaml"))
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--grammar", choices=["full", "script", "long"], default="full")
     args = ap.parse_args()
     dev = yaml.safe_load(Path(args.set).read_text())
     today = dt.date.fromisoformat(str(dev["today"]))
     script, _ = load_script(ROOT / "scripts/reminder-ko.yaml")
     models = compile_script(script).models
     items = dev["utterances"]
-    heard = asyncio.run(heard_texts(items, args.speech, models)) if args.speech else [(i["text"], 1.0) for i in items]
+    from bot.dialogue.slots import slot_phrases
+
+    own = {p for _, i in [*script.globals.items(), *(kv for st in script.steps.values() if st.listen
+                                                     for kv in st.listen.intents.items())] for p in i.phrases}
+    own |= set(slot_phrases("date", "ko"))
+    heard = asyncio.run(heard_texts(items, args.speech, models, args.grammar, own)) if args.speech else [(i["text"], 1.0) for i in items]
     right = opt_outs = opt_caught = stored_wrong = confirmed_wrong = 0
     confusion: Counter[tuple[str, str]] = Counter()
     for item, (text, conf) in zip(items, heard, strict=True):
@@ -103,7 +119,7 @@ def main() -> None:
             print(f"{'ok ' if ok else 'BAD'} {item['text']:<28} heard={text!r} conf={conf:.2f} want={want} "
                   f"got={got} {u.reason} {u.slots or ''}")
     n = len(items)
-    print(f"\nmode={args.speech or 'text'} n={n} accuracy={right / n:.1%} opt-out recall={opt_caught}/{opt_outs} "
+    print(f"\nmode={args.speech or 'text'} grammar={args.grammar} n={n} accuracy={right / n:.1%} opt-out recall={opt_caught}/{opt_outs} "
           f"wrong consequential stored without confirming={stored_wrong} wrong but confirmed first={confirmed_wrong}")
 
 

@@ -42,7 +42,7 @@ async def test_spoken_promise_is_recognized_through_asterisk_audio(
     debtor = debtors["+821055550101"]
     report = await controller.call(debtor)
     assert report.result is CallResult.ANSWERED
-    assert report.outcome is Outcome.PROMISE_TO_PAY
+    assert report.outcome is Outcome.PROMISE_TO_PAY, _story(store, report.attempt_id)
     tomorrow = local_today(debtor.phone) + dt.timedelta(days=1)
     assert report.detail["promise_date"] == tomorrow.isoformat()
     events = store.events_for(report.attempt_id)
@@ -100,7 +100,7 @@ async def test_a_paraphrased_promise_is_confirmed_then_stored(
         controller: Controller, debtors: dict[str, Debtor], store: Store) -> None:
     debtor = debtors["+821055550114"]
     report = await controller.call(debtor)
-    assert report.outcome is Outcome.PROMISE_TO_PAY
+    assert report.outcome is Outcome.PROMISE_TO_PAY, _story(store, report.attempt_id)
     day_after_tomorrow = local_today(debtor.phone) + dt.timedelta(days=2)
     assert report.detail["promise_date"] == day_after_tomorrow.isoformat()
     events = store.events_for(report.attempt_id)
@@ -111,6 +111,12 @@ async def test_a_paraphrased_promise_is_confirmed_then_stored(
 
 
 async def test_an_opt_out_in_the_customers_own_words(
-        controller: Controller, debtors: dict[str, Debtor]) -> None:
+        controller: Controller, debtors: dict[str, Debtor], store: Store) -> None:
     report = await controller.call(debtors["+821055550115"])
-    assert report.outcome is Outcome.OPT_OUT
+    assert report.outcome is Outcome.OPT_OUT, _story(store, report.attempt_id)
+
+
+def _story(store: Store, attempt_id: str) -> list[tuple[str, dict[str, object]]]:
+    """What the call heard and said, for a failure message."""
+    return [(e.kind.value, {k: v for k, v in e.data.items() if k != "timing"}) for e in store.events_for(attempt_id)
+            if e.kind is not EventKind.STATE or "intent" in e.data]

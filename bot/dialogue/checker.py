@@ -158,6 +158,14 @@ class _Checker:
                 self.add(base, "no opt-out: keep the global opt_out intent on (globals) or add an intent "
                                "leading to an end step with outcome opt_out")
             self._ambiguity(base, step.listen)
+            self._kinds(base, step.listen)
+
+    def _kinds(self, base: Loc, listen: Listen) -> None:
+        """An intent said to mean an opt-out must end the call as one (a legal promise to the customer)."""
+        for intent_name, intent in listen.intents.items():
+            if intent.kind == "opt_out" and not _is_opt_out(self.s, intent.goto):
+                self.add((*base, "intents", intent_name, "kind"),
+                         "an intent of kind opt_out must lead to an end step with outcome opt_out")
 
     def _can_opt_out(self, listen: Listen) -> bool:
         if listen.globals and "opt_out" in self.s.globals:

@@ -111,7 +111,8 @@ def step_models(script: Script) -> dict[str, StepModel]:
     opt_out = script.globals.get("opt_out")
     if opt_out is not None:
         yes_no.append(IntentSpec("globals.opt_out", Kind.OPT_OUT, list(opt_out.phrases)))
-    grammar = [p for s in yes_no for p in [*s.phrases, *builtin_phrases(s.kind, lang)] if s.kind]
+    # small on purpose: every extra phrase is one more that "아니요" can be heard as
+    grammar = [p for s in yes_no for p in s.phrases]
     models[CONFIRM_STEP] = StepModel(lang, yes_no, policy, [*dict.fromkeys(grammar), OPEN])
     return models
 

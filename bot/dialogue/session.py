@@ -217,6 +217,9 @@ class ScriptRun:
                 await self.record(DialogueEvent(EventKind.NO_MATCH, {"step": self.state, "digit": heard.digit}))
             else:
                 u = model.understand(heard.text, heard.confidence, self.today, audio_ms=heard.audio_ms)
+                if heard.text and heard.confidence < self.min_confidence:  # listen.min_confidence
+                    u = Understanding(Result.NO_MATCH, heard.text, asr_confidence=heard.confidence,
+                                      reason="low_confidence")
                 if u.matched and u.intent is not None:
                     intent = intents[u.intent]
                     if u.missing:

@@ -23,7 +23,11 @@ class Hangup(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ListenSpec:
-    """What a listen step expects: phrases for the recognizer, DTMF keys, and its timeouts."""
+    """What a listen step expects: phrases for the recognizer, DTMF keys, and its timeouts.
+
+    With ``[unk]`` among the phrases the grammar is open: the recognizer answers with the
+    words it heard rather than the nearest phrase, and the dialogue understands them.
+    """
 
     phrases: Sequence[str]
     dtmf: str = ""

@@ -43,11 +43,11 @@ async def test_spoken_promise_is_recognized_through_asterisk_audio(
     report = await controller.call(debtor)
     assert report.result is CallResult.ANSWERED
     assert report.outcome is Outcome.PROMISE_TO_PAY, _story(store, report.attempt_id)
-    tomorrow = local_today(debtor.phone) + dt.timedelta(days=1)
-    assert report.detail["promise_date"] == tomorrow.isoformat()
+    day_after_tomorrow = local_today(debtor.phone) + dt.timedelta(days=2)  # "내일모레"
+    assert report.detail["promise_date"] == day_after_tomorrow.isoformat()
     events = store.events_for(report.attempt_id)
     heard = [e for e in events if e.kind is EventKind.RECOGNITION]
-    assert [e.data["text"] for e in heard][:2] == ["네", "내일 낼게요"]
+    assert heard[0].data["text"] == "네" and "모레" in str(heard[1].data["text"])
     assert all(0 < float(e.data["confidence"]) <= 1 for e in heard)  # type: ignore[arg-type]
     # less than certain: the promise was confirmed ("네") before it was stored
     assert [e.data["answer"] for e in events if e.kind is EventKind.CONFIRM] in ([], ["yes"])

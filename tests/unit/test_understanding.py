@@ -140,3 +140,28 @@ def test_the_development_set() -> None:
             assert not u.certain or u.kind not in (Kind.PROMISE, Kind.REFUSE, Kind.ALREADY_PAID, Kind.WRONG_NUMBER), \
                 item["text"]
     assert right / len(dev["utterances"]) >= 0.95
+
+
+def test_checker_refuses_an_opt_out_kind_that_does_not_opt_out(tmp_path: Path) -> None:
+    from bot.dialogue.checker import check
+
+    text = (ROOT / "scripts/reminder-ko.yaml").read_text().replace(
+        'callback: {phrases: ["나중에 전화 주세요"', 'callback: {kind: opt_out, phrases: ["나중에 전화 주세요"')
+    assert "kind: opt_out" in text
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    script, loaded = load_script(path)
+    problems = [str(p) for p in check(script, loaded)]
+    assert any("intents.callback.kind" in p and "outcome opt_out" in p for p in problems), problems
+
+
+def test_confirm_texts_and_question_reprompts_are_checked(tmp_path: Path) -> None:
+    from bot.dialogue.checker import check
+
+    text = (ROOT / "scripts/reminder-ko.yaml").read_text().replace(
+        'confirm: "오늘 납부하시는', 'confirm: "{nothing} 오늘 납부하시는')
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    script, loaded = load_script(path)
+    problems = [str(p) for p in check(script, loaded)]
+    assert any("intents.today.confirm" in p and "{nothing}" in p for p in problems), problems

@@ -26,8 +26,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.dialogue.compiler import compile_script  # noqa: E402
 from bot.dialogue.checker import load_script  # noqa: E402
+from bot.dialogue.compiler import compile_script  # noqa: E402
 from bot.dialogue.listening import OPEN  # noqa: E402
 from bot.understanding import Kind, Understanding  # noqa: E402
 
@@ -93,7 +93,10 @@ def main() -> None:
     own = {p for _, i in [*script.globals.items(), *(kv for st in script.steps.values() if st.listen
                                                      for kv in st.listen.intents.items())] for p in i.phrases}
     own |= set(slot_phrases("date", "ko"))
-    heard = asyncio.run(heard_texts(items, args.speech, models, args.grammar, own)) if args.speech else [(i["text"], 1.0) for i in items]
+    if args.speech:
+        heard = asyncio.run(heard_texts(items, args.speech, models, args.grammar, own))
+    else:
+        heard = [(i["text"], 1.0) for i in items]
     right = opt_outs = opt_caught = stored_wrong = confirmed_wrong = 0
     confusion: Counter[tuple[str, str]] = Counter()
     for item, (text, conf) in zip(items, heard, strict=True):
@@ -119,7 +122,8 @@ def main() -> None:
             print(f"{'ok ' if ok else 'BAD'} {item['text']:<28} heard={text!r} conf={conf:.2f} want={want} "
                   f"got={got} {u.reason} {u.slots or ''}")
     n = len(items)
-    print(f"\nmode={args.speech or 'text'} grammar={args.grammar} n={n} accuracy={right / n:.1%} opt-out recall={opt_caught}/{opt_outs} "
+    print(f"\nmode={args.speech or 'text'} grammar={args.grammar} n={n} accuracy={right / n:.1%} "
+          f"opt-out recall={opt_caught}/{opt_outs} "
           f"wrong consequential stored without confirming={stored_wrong} wrong but confirmed first={confirmed_wrong}")
 
 

@@ -15,11 +15,10 @@ from decimal import Decimal, InvalidOperation
 
 from bot.domain import Debtor, DialogueEvent, EventKind, Heard, Outcome
 from bot.telephony.channel import Channel, Hangup, ListenSpec
+from bot.understanding import Kind, Result, StepModel, Understanding
 
 from . import speak
 from .compiler import CompiledScript
-from bot.understanding import Kind, Result, StepModel, Understanding
-
 from .listening import ASK_DAY, CONFIRM_STEP, confirm_text
 from .schema import PLACEHOLDER, Condition, Intent, Listen, Recording, Rule, Say
 from .slots import literal

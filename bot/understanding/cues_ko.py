@@ -103,9 +103,8 @@ def kinds(text: str) -> dict[Kind, float]:
         cue(Kind.WRONG_NUMBER, LIKELY)
 
     # a person
-    if w.any_of(PERSON - {"사람"}):
-        cue(Kind.HUMAN, CLEAR)
-    elif w.has("사람") and w.has("바꾸", "연결", "통화", "얘기", "이야기") and not w.has("아니"):
+    asks_person = w.has("사람") and w.has("바꾸", "연결", "통화", "얘기", "이야기") and not w.has("아니")
+    if w.any_of(PERSON - {"사람"}) or asks_person:
         cue(Kind.HUMAN, CLEAR)
     elif w.has("연결") and not contact:
         cue(Kind.HUMAN, LIKELY)

@@ -29,10 +29,11 @@ DEFAULT_ACCEPT = 0.7
 DEFAULT_THRESHOLDS: Mapping[Kind, float] = {Kind.OPT_OUT: 0.5}
 CERTAIN_SCORE = 0.9
 EXACT, FUZZY_MIN, LEMMA_MATCH = 1.0, 88, 0.85
-FILLERS = frozenset({"네", "예", "어", "음", "아", "그냥", "쯤", "까지", "에", "요", "이", "그", "저", "좀", "한", "정도",
-                     "중", "안", "때", "날", "되", "것", "같", "거", "일"})
+FILLERS = frozenset({"네", "예", "어", "음", "아", "그냥", "쯤", "까지", "에", "요", "이", "그", "저", "좀", "한",
+                     "정도", "중", "안", "때", "날", "되", "것", "같", "거", "일"})
 _MONTH_ONLY = {
-    "ko": re.compile(r"(다음|담|이번|다다음) ?달(?! ?말)|[일이삼사오육칠팔구십0-9]+ ?월(?! ?[일이삼사오육칠팔구십0-9]+ ?일)(?!요일| ?말)"),
+    "ko": re.compile(r"(다음|담|이번|다다음) ?달(?! ?말)"
+                     r"|[일이삼사오육칠팔구십0-9]+ ?월(?! ?[일이삼사오육칠팔구십0-9]+ ?일)(?!요일| ?말)"),
     "en": re.compile(r"\bnext month\b|\bin (january|february|march|april|may|june|july|august|september|october|"
                      r"november|december)\b"),
     "zh": re.compile(r"下个?月(?![0-9一二三四五六七八九十]+[号日])|月底"),

@@ -53,7 +53,7 @@ async def test_a_promise_is_stored_once_confirmed(compiled: CompiledScript) -> N
 
 
 async def test_a_denied_promise_is_asked_again_and_never_stored_as_another_date(compiled: CompiledScript) -> None:
-    result, said, events = await call(compiled, ["네", "모레 낼게요", "아니요", "글피에 낼게요", "네"])
+    result, _said, events = await call(compiled, ["네", "모레 낼게요", "아니요", "글피에 낼게요", "네"])
     assert result.outcome is Outcome.PROMISE_TO_PAY
     assert result.detail["promise_date"] == "2026-12-10"
     assert [e.data["answer"] for e in events if e.kind is EventKind.CONFIRM] == ["no", "yes"]
@@ -97,7 +97,7 @@ async def test_an_opt_out_while_confirming_is_honoured(compiled: CompiledScript)
 
 
 async def test_a_certain_answer_is_stored_without_asking(compiled: CompiledScript) -> None:
-    result, said, events = await call(compiled, ["네", "모레 낼게요"], confidence=0.97)
+    result, _said, events = await call(compiled, ["네", "모레 낼게요"], confidence=0.97)
     assert result.outcome is Outcome.PROMISE_TO_PAY and result.detail["promise_date"] == "2026-12-09"
     assert not [e for e in events if e.kind is EventKind.CONFIRM]
 

@@ -45,7 +45,8 @@ def test_already_paid_paraphrases(compiled: CompiledScript, text: str) -> None:
     assert meaning(compiled, "ask", text).intent == "globals.already_paid"
 
 
-@pytest.mark.parametrize("text", ["누구세요?", "누구신데요", "무슨 일이세요?", "네? 뭐라고요?", "어디서 전화하신 거예요?"])
+@pytest.mark.parametrize("text", ["누구세요?", "누구신데요", "무슨 일이세요?", "네? 뭐라고요?",
+                                  "어디서 전화하신 거예요?"])
 def test_a_question_back_is_never_an_answer(compiled: CompiledScript, text: str) -> None:
     u = meaning(compiled, "greet", text)
     assert u.result is Result.NO_MATCH and u.reason == "question"

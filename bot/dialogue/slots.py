@@ -24,12 +24,6 @@ def slot_phrases(kind: str, language: str, around: Decimal | None = None) -> lis
     return amounts.amount_phrases(language, [a.quantize(Decimal(1)) for a in wanted])
 
 
-def parse_slot(kind: str, text: str, language: str, today: dt.date) -> object | None:
-    if kind == "date":
-        return dates.parse_date(text, language, today)
-    return amounts.parse_amount(text, language)
-
-
 def literal(value: str, today: dt.date) -> object:
     """A value written in a script's ``set:``: today / tomorrow become dates."""
     relative = {"today": 0, "tomorrow": 1}

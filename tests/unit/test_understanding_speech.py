@@ -101,3 +101,10 @@ def test_an_open_grammar_answers_with_the_word_sequence_it_heard() -> None:
     text, share = best_sequence([segment])
     assert text == "모레 낼게요" and 0.8 < share < 1.0
     assert best_sequence([{"alternatives": [{"text": "", "confidence": 1.0}]}]) == ("", 0.0)
+
+
+async def test_every_built_in_korean_phrase_is_in_the_model_vocabulary(recognizer: Recognizer) -> None:
+    from bot.understanding.phrases import KO
+
+    phrases = [p for kind_phrases in KO.values() for p in kind_phrases]
+    assert recognizer.missing_words(phrases) == []

@@ -162,6 +162,15 @@ def _only_a_date(text: str, language: str) -> bool:
     return not (words - FILLERS - {"?", "요", "에", "까지"})
 
 
+_AMOUNT_WORDS = re.compile(r"[영공일이삼사오육칠팔구십백천만억조0-9,.]+|원|달러|위안|won|dollars?|yuan|[元块万千百十]")
+
+
+def _only_an_amount(text: str, language: str) -> bool:
+    rest = _AMOUNT_WORDS.sub(" ", text)
+    words = lemmas(rest) if language == "ko" else frozenset(rest.split())
+    return not (words - FILLERS - {"?", "요", "에", "까지"})
+
+
 def _example_score(text: str, flat: str, words: frozenset[str], negated: bool, past: bool, intent: _Intent) -> float:
     best = 0.0
     for ex in intent.examples:
@@ -199,10 +208,15 @@ def understand(text: str, asr_confidence: float, step: StepModel, today: dt.date
     negated = _negated(norm, lang)
     past = _past(norm, lang)
 
+    amount = amounts.parse_amount(text, lang) if any(
+        k == "amount" for i in step.intents for k in i.spec.capture.values()) else None
     per_intent: list[tuple[float, int, _Intent]] = []
     for intent in step.intents:
         kind = intent.spec.kind
         score = max(scores.get(kind, 0.0) if kind else 0.0, _example_score(norm, flat, words, negated, past, intent))
+        if amount is not None and "amount" in intent.spec.capture.values():
+            # "오십 만 원이요" answers "how much?" as a date alone answers "when?"
+            score = max(score, cues_ko.LIKELY if _only_an_amount(norm, lang) else cues_ko.UNCLEAR)
         rank = len(PRIORITY) - PRIORITY.index(kind) if kind in PRIORITY else 0
         if score > 0:
             per_intent.append((score, rank, intent))
@@ -248,7 +262,8 @@ def _matched(text: str, intent: _Intent, score: float, asr_confidence: float, st
     slots: dict[str, object] = {}
     missing: list[str] = []
     for slot, kind in intent.spec.capture.items():
-        value: object | None = date if kind == "date" else amounts.parse_amount(norm, step.language)
+        # amounts from the text as heard: normalizing would split "300,000"
+        value: object | None = date if kind == "date" else amounts.parse_amount(text, step.language)
         if value is None:
             missing.append(slot)
         else:

@@ -166,3 +166,18 @@ def test_confirm_texts_and_question_reprompts_are_checked(tmp_path: Path) -> Non
     script, loaded = load_script(path)
     problems = [str(p) for p in check(script, loaded)]
     assert any("intents.today.confirm" in p and "{nothing}" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(("text", "amount"), [("삼십 만 원 낼게요", 300000), ("300,000원 드릴게요", 300000),
+                                              ("오십 만 원이요", 500000)])
+def test_amounts_as_heard(text: str, amount: int) -> None:
+    step = StepModel("ko", [IntentSpec("partial", Kind.PROMISE, ["십 만 원 낼게요"], {"promise_amount": "amount"})])
+    u = understand(text, 1.0, step, TODAY)
+    assert u.intent == "partial" and u.slots == {"promise_amount": amount}
+
+
+def test_a_month_without_a_day_in_mandarin_and_english() -> None:
+    zh = StepModel("zh", [IntentSpec("promise", Kind.PROMISE, ["明天 还"], {"promise_date": "date"})])
+    assert understand("下个月还", 1.0, zh, TODAY).missing == ("promise_date",)
+    en = StepModel("en", [IntentSpec("promise", Kind.PROMISE, ["i will pay tomorrow"], {"promise_date": "date"})])
+    assert understand("i will pay next month", 1.0, en, TODAY).missing == ("promise_date",)

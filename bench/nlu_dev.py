@@ -82,8 +82,13 @@ def main() -> None:
     ap.add_argument("--set", default=str(ROOT / "bench/dev/understanding-ko.yaml"))
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--grammar", choices=["full", "script", "long"], default="full")
+    ap.add_argument("--entry-share", type=float, help="asr.ENTRY_SHARE for this run (1.1: never prefer a phrase)")
     args = ap.parse_args()
     dev = yaml.safe_load(Path(args.set).read_text())
+    if args.entry_share is not None:
+        import bot.speech.asr
+
+        bot.speech.asr.ENTRY_SHARE = args.entry_share
     today = dt.date.fromisoformat(str(dev["today"]))
     script, _ = load_script(ROOT / "scripts/reminder-ko.yaml")
     models = compile_script(script).models
@@ -122,7 +127,8 @@ def main() -> None:
             print(f"{'ok ' if ok else 'BAD'} {item['text']:<28} heard={text!r} conf={conf:.2f} want={want} "
                   f"got={got} {u.reason} {u.slots or ''}")
     n = len(items)
-    print(f"\nmode={args.speech or 'text'} grammar={args.grammar} n={n} accuracy={right / n:.1%} "
+    print(f"\nmode={args.speech or 'text'} grammar={args.grammar} entry_share={args.entry_share} n={n} "
+          f"accuracy={right / n:.1%} "
           f"opt-out recall={opt_caught}/{opt_outs} "
           f"wrong consequential stored without confirming={stored_wrong} wrong but confirmed first={confirmed_wrong}")
 

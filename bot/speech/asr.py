@@ -65,6 +65,8 @@ class Recognizer:
         self.spare_free_decoders = spare_free_decoders
         self._spares: list[vosk.KaldiRecognizer] = []
         self._spares_lock = threading.Lock()
+        # grammar JSON per phrase list: a script's steps repeat the same few lists every turn
+        self._grammars: dict[tuple[str, ...], tuple[str, frozenset[str]]] = {}
         self._closed = False
 
     async def load(self) -> None:
@@ -127,7 +129,12 @@ class Recognizer:
             if phrases is None:
                 rec = vosk.KaldiRecognizer(model, self.sample_rate)
             else:
-                grammar, allowed = self._grammar(phrases)
+                key = tuple(phrases)
+                if key not in self._grammars:
+                    if len(self._grammars) >= 256:
+                        self._grammars.clear()
+                    self._grammars[key] = self._grammar(phrases)
+                grammar, allowed = self._grammars[key]
                 rec = vosk.KaldiRecognizer(model, self.sample_rate, grammar)
                 rec.SetMaxAlternatives(N_BEST)
         except Exception as exc:

@@ -175,7 +175,8 @@ class UnderstandingPolicy(_Strict):
 
     consequential: list[Outcome] = Field(default_factory=lambda: [
         Outcome.PROMISE_TO_PAY, Outcome.WRONG_NUMBER, Outcome.ALREADY_PAID, Outcome.REFUSED])
-    certain_confidence: float = Field(0.9, ge=0, le=1)
+    # 1.0: every spoken consequential answer is confirmed (no lower value was found safe)
+    certain_confidence: float = Field(1.0, ge=0, le=1)
     thresholds: dict[Literal["yes", "no", "opt_out", "wrong_number", "human", "already_paid", "refuse", "callback",
                              "promise"], Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
     confirm_retries: int = Field(1, ge=0, le=3)

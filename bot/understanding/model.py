@@ -59,7 +59,7 @@ class Policy:
     default_threshold: float = DEFAULT_ACCEPT
     certain_score: float = CERTAIN_SCORE
     # the recognizer's confidence at or above which a clear answer needs no confirmation
-    certain_confidence: float = 0.9
+    certain_confidence: float = 1.0
     # below this recognizer confidence a turn is no_match whatever the words
     min_confidence: float = 0.0
 

@@ -97,7 +97,7 @@ async def test_an_opt_out_while_confirming_is_honoured(compiled: CompiledScript)
 
 
 async def test_a_certain_answer_is_stored_without_asking(compiled: CompiledScript) -> None:
-    result, _said, events = await call(compiled, ["네", "모레 낼게요"], confidence=0.97)
+    result, _said, events = await call(compiled, ["네", "모레 낼게요"], confidence=1.0)
     assert result.outcome is Outcome.PROMISE_TO_PAY and result.detail["promise_date"] == "2026-12-09"
     assert not [e for e in events if e.kind is EventKind.CONFIRM]
 

@@ -295,6 +295,7 @@ def best_phrase(segments: Sequence[dict[str, Any]], allowed: frozenset[str]) -> 
 # to a likelier word sequence that is no phrase: the bigram lets one word flip the meaning
 # ("본인 아닙니다" heard as "본인 입니다" 0.85, the phrase 0.15). Measured in docs/understanding.md.
 ENTRY_SHARE = 0.1
+MAX_SPEECH_CONFIDENCE = 0.99
 
 
 def best_sequence(segments: Sequence[dict[str, Any]], allowed: frozenset[str] = frozenset()) -> tuple[str, float]:
@@ -328,4 +329,7 @@ def best_sequence(segments: Sequence[dict[str, Any]], allowed: frozenset[str] = 
             shares.append(weight / total)
     if not texts:
         return "", 0.0
-    return " ".join(texts), min(shares)
+    # Never 1.0: the n-best is cut short, and a lone surviving path says little about the
+    # words. 1.0 is left to what is certain (typed text), so that a script's default
+    # certain_confidence of 1.0 confirms every spoken consequential answer.
+    return " ".join(texts), min(min(shares), MAX_SPEECH_CONFIDENCE)

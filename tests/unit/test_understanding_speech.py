@@ -107,3 +107,9 @@ async def test_every_built_in_korean_phrase_is_in_the_model_vocabulary(recognize
 
     phrases = [p for kind_phrases in KO.values() for p in kind_phrases]
     assert recognizer.missing_words(phrases) == []
+
+
+def test_speech_is_never_certain() -> None:
+    text, share = best_sequence([{"alternatives": [{"text": "모레 낼게요", "confidence": 10.0}]}],
+                                frozenset({"모레 낼게요"}))
+    assert text == "모레 낼게요" and share < 1.0

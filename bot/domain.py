@@ -43,6 +43,8 @@ class EventKind(StrEnum):
     PROMPT = "prompt"  # the robot played a prompt
     RECOGNITION = "recognition"  # speech was recognized (text + confidence)
     NO_INPUT = "no_input"  # the customer said nothing in time
+    NO_MATCH = "no_match"  # speech was heard but not understood as an answer (what was heard, why)
+    CONFIRM = "confirm"  # the robot asked to confirm an answer; what the customer said to it
     DTMF = "dtmf"  # the customer pressed a key
     HANGUP = "hangup"  # the call ended (who, cause)
     ERROR = "error"

@@ -78,7 +78,7 @@ def edges(script: Script, name: str) -> Iterator[tuple[Loc, str]]:
     if step.listen:
         for intent_name, intent in step.listen.intents.items():
             yield (*base, "listen", "intents", intent_name, "goto"), intent.goto
-        for kind in ("no_input", "no_match"):
+        for kind in ("no_input", "no_match", "question"):
             retry = getattr(step.listen, kind)
             if retry is not None:
                 yield (*base, "listen", kind, "goto"), retry.goto
@@ -93,10 +93,15 @@ def says(script: Script, name: str) -> Iterator[tuple[Loc, str]]:
     if isinstance(step.say, str):
         yield ("steps", name, "say"), step.say
     if step.listen:
-        for kind in ("no_input", "no_match"):
+        for kind in ("no_input", "no_match", "question"):
             retry = getattr(step.listen, kind)
             if retry is not None and isinstance(retry.say, str):
                 yield ("steps", name, "listen", kind, "say"), retry.say
+        if step.listen.ask_slot:
+            yield ("steps", name, "listen", "ask_slot"), step.listen.ask_slot
+        for i_name, intent in step.listen.intents.items():
+            if intent.confirm:
+                yield ("steps", name, "listen", "intents", i_name, "confirm"), intent.confirm
 
 
 class _Checker:
@@ -185,6 +190,14 @@ class _Checker:
                 self.add(base, "no opt-out: keep the global opt_out intent on (globals) or add an intent "
                                "leading to an end step with outcome opt_out")
             self._ambiguity(base, step.listen)
+            self._kinds(base, step.listen)
+
+    def _kinds(self, base: Loc, listen: Listen) -> None:
+        """An intent said to mean an opt-out must end the call as one (a legal promise to the customer)."""
+        for intent_name, intent in listen.intents.items():
+            if intent.kind == "opt_out" and not _is_opt_out(self.s, intent.goto):
+                self.add((*base, "intents", intent_name, "kind"),
+                         "an intent of kind opt_out must lead to an end step with outcome opt_out")
 
     def _can_opt_out(self, listen: Listen) -> bool:
         if listen.globals and "opt_out" in self.s.globals:

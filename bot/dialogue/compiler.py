@@ -12,7 +12,10 @@ from pathlib import Path
 
 from transitions.extensions.asyncio import AsyncMachine
 
+from bot.understanding import StepModel
+
 from .checker import MissingWords, check_file, edges
+from .listening import step_models
 from .schema import Script
 
 
@@ -22,6 +25,8 @@ class CompiledScript:
     machine: AsyncMachine
     source: Path | None = None
     keys: dict[str, str] = field(default_factory=dict)  # step -> every DTMF key its listen accepts
+    # step -> its understanding and grammar, built once per script (not per turn)
+    models: dict[str, StepModel] = field(default_factory=dict)
 
 
 def compile_script(script: Script, source: Path | None = None) -> CompiledScript:
@@ -30,7 +35,7 @@ def compile_script(script: Script, source: Path | None = None) -> CompiledScript
     for name in script.steps:
         for target in sorted({t for _, t in edges(script, name)}):
             machine.add_transition(f"to_{target}", name, target)
-    compiled = CompiledScript(script, machine, source)
+    compiled = CompiledScript(script, machine, source, models=step_models(script))
     for name, step in script.steps.items():
         if step.listen is not None:
             intents = [intent for _, intent in script.intents_of(step.listen)]

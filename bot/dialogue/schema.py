@@ -53,9 +53,21 @@ class Recording(_Strict):
 Say = Phrase | Recording
 
 
-class Intent(_Strict):
-    """One expected answer: phrases and/or keys; may capture or set slots; leads to a step."""
+KINDS = ("yes", "no", "opt_out", "wrong_number", "human", "already_paid", "refuse", "callback", "promise")
 
+
+class Intent(_Strict):
+    """One expected answer: phrases and/or keys; may capture or set slots; leads to a step.
+
+    ``kind`` says what the answer means, so the robot also understands paraphrases of the
+    phrases (docs/understanding.md); without it, the kind follows from the outcome the
+    intent leads to. ``confirm`` is the question asked before a consequential answer heard
+    with less than certainty is stored.
+    """
+
+    kind: Literal["yes", "no", "opt_out", "wrong_number", "human", "already_paid", "refuse", "callback",
+                  "promise"] | None = None
+    confirm: Phrase | None = None
     phrases: list[Phrase] = Field(default_factory=list)
     dtmf: Keys | None = None
     capture: dict[SlotName, Literal["date", "amount"]] = Field(default_factory=dict)
@@ -83,6 +95,8 @@ class Listen(_Strict):
     intents: dict[StepName, Intent] = Field(min_length=1)
     no_input: Retry | None = None
     no_match: Retry | None = None
+    question: Retry | None = None  # a question back ("누구세요?"); no_match's when absent
+    ask_slot: Phrase | None = None  # asked when an answer means an intent but lacks its date/amount
     timeout_s: float = Field(5.0, gt=0, le=30)
     max_speech_s: float = Field(10.0, gt=0, le=60)
     globals: bool = True
@@ -181,6 +195,20 @@ class Step(_Strict):
         return value
 
 
+class UnderstandingPolicy(_Strict):
+    """What is consequential and how sure the robot must be (docs/understanding.md)."""
+
+    consequential: list[Outcome] = Field(default_factory=lambda: [
+        Outcome.PROMISE_TO_PAY, Outcome.WRONG_NUMBER, Outcome.ALREADY_PAID, Outcome.REFUSED])
+    # 1.0: every spoken consequential answer is confirmed (no lower value was found safe)
+    certain_confidence: float = Field(1.0, ge=0, le=1)
+    thresholds: dict[Literal["yes", "no", "opt_out", "wrong_number", "human", "already_paid", "refuse", "callback",
+                             "promise"], Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    confirm_retries: int = Field(1, ge=0, le=3)
+    # confirmation of an opt-out that stays unclear: honour it, or take it as no answer
+    unclear_opt_out: Literal["honour", "no_match"] = "no_match"
+
+
 class GlobalIntent(Intent):
     """An intent active in every listen step unless the step sets globals: false."""
 
@@ -197,6 +225,7 @@ class Script(_Strict):
     fields: list[SlotName] = Field(default_factory=list)
     globals: dict[Literal["opt_out", "wrong_number", "human", "already_paid"], GlobalIntent] = Field(
         default_factory=dict)
+    understanding: UnderstandingPolicy = Field(default_factory=UnderstandingPolicy)
     start: StepName
     steps: dict[StepName, Step] = Field(min_length=1)
 

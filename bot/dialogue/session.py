@@ -15,11 +15,13 @@ from decimal import Decimal, InvalidOperation
 
 from bot.domain import Debtor, DialogueEvent, EventKind, Heard, Outcome
 from bot.telephony.channel import Channel, Hangup, ListenSpec
+from bot.understanding import Kind, Result, StepModel, Understanding
 
 from . import speak
 from .compiler import CompiledScript
+from .listening import ASK_DAY, CONFIRM_STEP, confirm_text
 from .schema import PLACEHOLDER, Condition, Intent, Listen, Recording, Rule, Say
-from .slots import literal, parse_slot, slot_phrases
+from .slots import literal
 
 Recorder = Callable[[DialogueEvent], Awaitable[None]]
 MAX_STEPS = 200
@@ -178,11 +180,11 @@ class ScriptRun:
             return {}
         return {"timing": {"decide_ms": round((ready - heard_at) * 1000), "tts_ms": round((ready - started) * 1000)}}
 
-    def render(self, text: str) -> str:
-        return PLACEHOLDER.sub(lambda m: self._spoken(m.group(1)), text)
+    def render(self, text: str, extra: dict[str, object] | None = None) -> str:
+        return PLACEHOLDER.sub(lambda m: self._spoken(m.group(1), extra or {}), text)
 
-    def _spoken(self, name: str) -> str:
-        value = self.slots[name] if name in self.slots else self._field(name)
+    def _spoken(self, name: str, extra: dict[str, object]) -> str:
+        value = extra[name] if name in extra else self.slots[name] if name in self.slots else self._field(name)
         if value is None or value == "":
             raise ScriptDataError(f"debtor field {name!r} is empty for this debtor")
         lang = self.script.language
@@ -203,38 +205,110 @@ class ScriptRun:
 
     # --- listening --------------------------------------------------------------------------
     def _spec(self, listen: Listen) -> ListenSpec:
-        phrases: list[str] = []
-        for _, intent in self.script.intents_of(listen):
-            phrases += intent.phrases
-            for kind in intent.capture.values():
-                phrases += slot_phrases(kind, self.script.language, self.debtor.amount)
         keys = self.compiled.keys.get(self.state, "")
-        return ListenSpec(list(dict.fromkeys(phrases)), keys, listen.timeout_s, listen.max_speech_s,
+        return ListenSpec(self.compiled.models[self.state].grammar, keys, listen.timeout_s, listen.max_speech_s,
                           interruptible=self.script.steps[self.state].interruptible)
 
     async def _listen(self, channel: Channel, listen: Listen, say: Say | None, keys: str, key: str,
                       spec: ListenSpec) -> str:
-        intents = self.script.intents_of(listen)
+        intents = dict(self.script.intents_of(listen))
+        model = self.compiled.models[self.state]
         misses: Counter[str] = Counter()
         while True:
             heard = Heard(digit=key) if key else await self._hear(channel, spec)
-            matched = self._match(heard, intents)
-            if matched is not None:
-                name, intent, filled = matched
-                captured = {k: v for k, v in filled.items() if v is not None}
-                self.slots.update(captured)
-                await self.record(DialogueEvent(EventKind.STATE, {
-                    "step": self.state, "intent": name,
-                    "slots": {k: str(v) for k, v in captured.items()}}))
-                return intent.goto
-            kind = "no_input" if heard.silent and heard.audio_ms == 0 else "no_match"
+            reprompt: Say | None = None
+            if heard.digit:
+                matched = self._by_key(heard.digit, intents)
+                if matched is not None:
+                    return await self._take(*matched, self._filled(matched[1], None), {"dtmf": heard.digit})
+                kind = "no_match"
+                await self.record(DialogueEvent(EventKind.NO_MATCH, {"step": self.state, "digit": heard.digit}))
+            else:
+                u = model.understand(heard.text, heard.confidence, self.today, audio_ms=heard.audio_ms)
+                if heard.text and heard.confidence < self.min_confidence:  # listen.min_confidence
+                    u = Understanding(Result.NO_MATCH, heard.text, asr_confidence=heard.confidence,
+                                      reason="low_confidence")
+                if u.matched and u.intent is not None:
+                    intent = intents[u.intent]
+                    if u.missing:
+                        await self._no_match(u, "missing_" + "_".join(u.missing))
+                        kind, reprompt = "no_match", listen.ask_slot or ASK_DAY[self.script.language]
+                    else:
+                        verdict = await self._confirmed(channel, u, intent, model)
+                        if verdict == "yes":
+                            return await self._take(u.intent, intent, self._filled(intent, u),
+                                                    {"score": round(u.score, 3), "certain": u.certain})
+                        if verdict == "opt_out":
+                            return await self._opt_out(intents, u)
+                        kind, reprompt = "no_match", say  # "no" or unclear: ask the question again
+                elif u.result is Result.NO_INPUT:
+                    kind = "no_input"
+                else:
+                    await self._no_match(u, u.reason)
+                    kind = "question" if u.reason == "question" and listen.question is not None else "no_match"
             retry = getattr(listen, kind) or listen.no_input or listen.no_match
             assert retry is not None  # the checker requires no_input
             misses[kind] += 1
             if misses[kind] > retry.retries:
                 return retry.goto
-            reprompt = retry.say if retry.say is not None else say
+            if reprompt is None:
+                reprompt = retry.say if retry.say is not None else say
             key = await self._say(channel, reprompt, keys, spec) if reprompt is not None else ""
+
+    async def _take(self, name: str, intent: Intent, filled: dict[str, object], how: dict[str, object]) -> str:
+        captured = {k: v for k, v in filled.items() if v is not None}
+        self.slots.update(captured)
+        await self.record(DialogueEvent(EventKind.STATE, {
+            "step": self.state, "intent": name, "slots": {k: str(v) for k, v in captured.items()}, **how}))
+        return intent.goto
+
+    async def _opt_out(self, intents: dict[str, Intent], u: Understanding) -> str:
+        name = next((n for n, i in intents.items() if self.compiled.models[self.state].kind_of(n) is Kind.OPT_OUT),
+                    None)
+        if name is None:  # the confirm step heard an opt-out in a step whose opt-out is the global one
+            name = "globals.opt_out"
+        intent = intents.get(name) or self.script.globals["opt_out"]
+        return await self._take(name, intent, {}, {"score": round(u.score, 3), "during": "confirmation"})
+
+    async def _no_match(self, u: Understanding, reason: str) -> None:
+        data: dict[str, object] = {"step": self.state, "text": u.text, "reason": reason}
+        if u.kind is not None:
+            data |= {"kind": u.kind.value, "score": round(u.score, 3)}
+        await self.record(DialogueEvent(EventKind.NO_MATCH, data))
+
+    async def _confirmed(self, channel: Channel, u: Understanding, intent: Intent, model: StepModel) -> str:
+        """'yes' when the answer may be stored: certain, not consequential, or confirmed by the customer.
+
+        'opt_out' when the customer opted out while asked; 'no' or 'unclear' otherwise.
+        """
+        spec = model.spec_of(u.intent or "")
+        unclear_opt_out = u.kind is Kind.OPT_OUT and u.score < model.policy.certain_score
+        if u.certain and not unclear_opt_out:
+            return "yes"
+        if not (spec is not None and spec.consequential) and not unclear_opt_out:
+            return "yes"
+        confirm = self.compiled.models[CONFIRM_STEP]
+        text = self.render(confirm_text(self.script, intent, u.kind), extra=u.slots)
+        listen = ListenSpec(confirm.grammar, "12", 5.0, 10.0)
+        for _ in range(self.script.understanding.confirm_retries + 1):
+            await self.record(DialogueEvent(EventKind.PROMPT, {"text": text, **await self._ready(channel, text)}))
+            key = await channel.say(text, language=self.voice, dtmf="12", listen=listen)
+            heard = Heard(digit=key) if key else await self._hear(channel, listen)
+            if heard.digit:
+                answer = {"1": "yes", "2": "no"}.get(heard.digit, "unclear")
+            else:
+                v = confirm.understand(heard.text, heard.confidence, self.today, audio_ms=heard.audio_ms)
+                answer = {Kind.YES: "yes", Kind.NO: "no", Kind.OPT_OUT: "opt_out"}.get(v.kind, "unclear") \
+                    if v.matched and v.kind is not None else "unclear"
+            await self.record(DialogueEvent(EventKind.CONFIRM, {
+                "step": self.state, "intent": u.intent, "answer": answer, "text": heard.text, "digit": heard.digit}))
+            if answer == "opt_out":
+                return "yes" if u.kind is Kind.OPT_OUT else "opt_out"
+            if answer != "unclear":
+                return answer
+        if unclear_opt_out and self.script.understanding.unclear_opt_out == "honour":
+            return "yes"
+        return "unclear"
 
     async def _hear(self, channel: Channel, spec: ListenSpec) -> Heard:
         heard = await channel.listen(spec)
@@ -248,34 +322,25 @@ class ScriptRun:
             if heard.confidence < self.min_confidence:
                 data["below_min_confidence"] = True
             await self.record(DialogueEvent(EventKind.RECOGNITION, data))
+        elif heard.audio_ms > 0:
+            # speech with no words recognized: heard, not understood (not no_input)
+            await self.record(DialogueEvent(EventKind.NO_MATCH, {"text": "", "audio_ms": heard.audio_ms,
+                                                                 "reason": "unrecognized", **timing}))
         else:
             await self.record(DialogueEvent(EventKind.NO_INPUT, {"audio_ms": heard.audio_ms, **timing}))
         return heard
 
-    def _match(self, heard: Heard, intents: list[tuple[str, Intent]]) -> tuple[str, Intent, dict[str, object]] | None:
-        if heard.digit:
-            for name, intent in intents:
-                if intent.dtmf and heard.digit in intent.dtmf:
-                    return name, intent, self._filled(intent, "")
-            return None
-        if not heard.text or heard.confidence < self.min_confidence:
-            return None
-        text = heard.text.strip().lower()
-        for name, intent in intents:
-            if text in (p.lower() for p in intent.phrases):
-                return name, intent, self._filled(intent, text)
-        for name, intent in intents:
-            if intent.capture:
-                filled = self._filled(intent, text)
-                if all(v is not None for v in filled.values()):
-                    return name, intent, filled
+    def _by_key(self, digit: str, intents: dict[str, Intent]) -> tuple[str, Intent] | None:
+        for name, intent in intents.items():
+            if intent.dtmf and digit in intent.dtmf:
+                return name, intent
         return None
 
-    def _filled(self, intent: Intent, text: str) -> dict[str, object]:
-        """Slot values an intent sets or captures from ``text`` (None where nothing parsed)."""
+    def _filled(self, intent: Intent, u: Understanding | None) -> dict[str, object]:
+        """Slot values an intent sets, and those it captures from what was understood."""
         values: dict[str, object] = {k: literal(v, self.today) for k, v in intent.set.items()}
-        for slot, kind in intent.capture.items():
-            values[slot] = parse_slot(kind, text, self.script.language, self.today) if text else None
+        for slot in intent.capture:
+            values[slot] = u.slots.get(slot) if u is not None else None
         return values
 
     # --- branching --------------------------------------------------------------------------

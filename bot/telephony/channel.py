@@ -23,7 +23,11 @@ class Hangup(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ListenSpec:
-    """What a listen step expects: phrases for the recognizer, DTMF keys, and its timeouts."""
+    """What a listen step expects: phrases for the recognizer, DTMF keys, and its timeouts.
+
+    With ``[unk]`` among the phrases the grammar is open: the recognizer answers with the
+    words it heard rather than the nearest phrase, and the dialogue understands them.
+    """
 
     phrases: Sequence[str]
     dtmf: str = ""
@@ -91,7 +95,7 @@ class TextChannel:
             return Heard(digit=digit if digit and digit in spec.dtmf else "")
         if not reply.strip():
             return Heard()
-        if reply in spec.phrases:
+        if reply in spec.phrases or "[unk]" in spec.phrases:  # an open grammar hears what was said
             return Heard(text=reply, confidence=1.0, audio_ms=100 * len(reply))
         return Heard(audio_ms=100 * len(reply))
 

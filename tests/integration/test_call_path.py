@@ -42,13 +42,15 @@ async def test_spoken_promise_is_recognized_through_asterisk_audio(
     debtor = debtors["+821055550101"]
     report = await controller.call(debtor)
     assert report.result is CallResult.ANSWERED
-    assert report.outcome is Outcome.PROMISE_TO_PAY
-    tomorrow = local_today(debtor.phone) + dt.timedelta(days=1)
-    assert report.detail["promise_date"] == tomorrow.isoformat()
+    assert report.outcome is Outcome.PROMISE_TO_PAY, _story(store, report.attempt_id)
+    day_after_tomorrow = local_today(debtor.phone) + dt.timedelta(days=2)  # "내일모레"
+    assert report.detail["promise_date"] == day_after_tomorrow.isoformat()
     events = store.events_for(report.attempt_id)
     heard = [e for e in events if e.kind is EventKind.RECOGNITION]
-    assert [e.data["text"] for e in heard] == ["네", "내일 낼게요"]
+    assert heard[0].data["text"] == "네" and "모레" in str(heard[1].data["text"])
     assert all(0 < float(e.data["confidence"]) <= 1 for e in heard)  # type: ignore[arg-type]
+    # less than certain: the promise was confirmed ("네") before it was stored
+    assert [e.data["answer"] for e in events if e.kind is EventKind.CONFIRM] in ([], ["yes"])
     steps = [e.data["step"] for e in events if e.kind is EventKind.STATE and "intent" not in e.data]
     assert steps == ["greet", "verify", "ask", "check_date", "bye_promise"]
     assert [e.data["by"] for e in events if e.kind is EventKind.HANGUP] == ["robot"]
@@ -92,3 +94,29 @@ async def test_concurrent_calls_each_get_their_own_outcome(
         "T-0103": (CallResult.ANSWERED, Outcome.REFUSED),
         "T-0105": (CallResult.BUSY, None),
     }
+
+
+async def test_a_paraphrased_promise_is_confirmed_then_stored(
+        controller: Controller, debtors: dict[str, Debtor], store: Store) -> None:
+    debtor = debtors["+821055550114"]
+    report = await controller.call(debtor)
+    assert report.outcome is Outcome.PROMISE_TO_PAY, _story(store, report.attempt_id)
+    day_after_tomorrow = local_today(debtor.phone) + dt.timedelta(days=2)
+    assert report.detail["promise_date"] == day_after_tomorrow.isoformat()
+    events = store.events_for(report.attempt_id)
+    confirmations = [e.data for e in events if e.kind is EventKind.CONFIRM]
+    assert [c["answer"] for c in confirmations] == ["yes"] and confirmations[0]["intent"] == "promise"
+    prompts = [str(e.data.get("text", "")) for e in events if e.kind is EventKind.PROMPT]
+    assert any("납부하시는 거 맞으세요" in p for p in prompts)
+
+
+async def test_an_opt_out_in_the_customers_own_words(
+        controller: Controller, debtors: dict[str, Debtor], store: Store) -> None:
+    report = await controller.call(debtors["+821055550115"])
+    assert report.outcome is Outcome.OPT_OUT, _story(store, report.attempt_id)
+
+
+def _story(store: Store, attempt_id: str) -> list[tuple[str, dict[str, object]]]:
+    """What the call heard and said, for a failure message."""
+    return [(e.kind.value, {k: v for k, v in e.data.items() if k != "timing"}) for e in store.events_for(attempt_id)
+            if e.kind is not EventKind.STATE or "intent" in e.data]

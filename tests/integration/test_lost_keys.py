@@ -135,10 +135,11 @@ async def test_a_lagging_ami_does_not_make_the_recording_late(
 async def _heard_whole_from_the_tail(controller: Controller, debtors: dict[str, Debtor], store: Store) -> None:
     """A customer who answers right after each prompt is heard whole, each turn recorded from
     inside the prompt's silent tail."""
-    report = await controller.call(debtors["+821055550101"])  # says "네", then "내일 낼게요"
+    report = await controller.call(debtors["+821055550101"])  # "네", "모레 낼게요", "네" (confirms if asked)
     assert (report.result, report.outcome) == (CallResult.ANSWERED, Outcome.PROMISE_TO_PAY)
     heard = [e.data for e in store.events_for(report.attempt_id) if e.kind is EventKind.RECOGNITION]
-    assert [h["text"] for h in heard] == ["네", "내일 낼게요"]
+    assert heard[0]["text"] == "네" and "모레" in str(heard[1]["text"])
+    assert len(heard) in (2, 3)  # a third answer confirms the promise when it was not certain
     for h in heard:
         timing = h["timing"]
         assert isinstance(timing, dict)

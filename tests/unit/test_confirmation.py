@@ -1,0 +1,116 @@
+"""Consequential answers heard with less than certainty are confirmed before they are stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.commands import chat
+from bot.dialogue.checker import load_script
+from bot.dialogue.compiler import CompiledScript, compile_script
+from bot.domain import Debtor, DialogueEvent, EventKind, Heard, Outcome
+from bot.telephony.channel import ListenSpec, TextChannel
+
+ROOT = Path(__file__).parents[2]
+TODAY = dt.date(2026, 12, 7)  # a Monday
+
+
+class UnsureChannel(TextChannel):
+    """Replies are heard word for word, but with the recognizer's usual doubt."""
+
+    def __init__(self, replies: list[object], confidence: float = 0.6):
+        super().__init__(replies)  # type: ignore[arg-type]
+        self.confidence = confidence
+
+    async def listen(self, spec: ListenSpec) -> Heard:
+        heard = await super().listen(spec)
+        return Heard(heard.text, self.confidence, heard.digit, heard.audio_ms) if heard.text else heard
+
+
+@pytest.fixture(scope="module")
+def compiled() -> CompiledScript:
+    script, _ = load_script(ROOT / "scripts/reminder-ko.yaml")
+    return compile_script(script)
+
+
+async def call(compiled: CompiledScript, replies: list[object], confidence: float = 0.6):
+    channel = UnsureChannel(replies, confidence)
+    events: list[DialogueEvent] = []
+    person = Debtor(id="D-1", name="김민준", phone="+821055550001", amount=Decimal("300000"), language="ko")
+    result = await chat(compiled, person, channel, today=TODAY, events=events)
+    return result, channel.said, events
+
+
+async def test_a_promise_is_stored_once_confirmed(compiled: CompiledScript) -> None:
+    result, said, events = await call(compiled, ["네 맞습니다", "다음주 월요일 낼게요", "네"])
+    assert result.outcome is Outcome.PROMISE_TO_PAY
+    assert result.detail["promise_date"] == "2026-12-14"
+    assert any("십이월 십사일" in s and "맞으세요" in s for s in said)
+    assert [e.data["answer"] for e in events if e.kind is EventKind.CONFIRM] == ["yes"]
+
+
+async def test_a_denied_promise_is_asked_again_and_never_stored_as_another_date(compiled: CompiledScript) -> None:
+    result, _said, events = await call(compiled, ["네", "모레 낼게요", "아니요", "글피에 낼게요", "네"])
+    assert result.outcome is Outcome.PROMISE_TO_PAY
+    assert result.detail["promise_date"] == "2026-12-10"
+    assert [e.data["answer"] for e in events if e.kind is EventKind.CONFIRM] == ["no", "yes"]
+
+
+async def test_an_unconfirmed_refusal_is_not_stored(compiled: CompiledScript) -> None:
+    result, _, _ = await call(compiled, ["네", "못 내요", "", "", "", "", ""])
+    assert result.outcome is Outcome.NO_RESPONSE
+
+
+async def test_a_month_without_a_day_asks_for_the_day(compiled: CompiledScript) -> None:
+    result, said, events = await call(compiled, ["네", "다음 달에 낼게요", "15일에요", "네"])
+    assert any("며칠에" in s for s in said)
+    assert result.outcome is Outcome.PROMISE_TO_PAY and result.detail["promise_date"] == "2026-12-15"
+    [missing] = [e.data for e in events if e.kind is EventKind.NO_MATCH]
+    assert missing["reason"] == "missing_promise_date" and missing["text"] == "다음 달에 낼게요"
+
+
+async def test_a_backchannel_to_the_date_question_is_no_promise(compiled: CompiledScript) -> None:
+    result, _, events = await call(compiled, ["네", "네", "네", "네"])
+    assert result.outcome is Outcome.NO_RESPONSE
+    assert all(e.data.get("text") == "네" for e in events if e.kind is EventKind.NO_MATCH)
+
+
+async def test_a_question_back_gets_its_own_answer_not_wrong_number(compiled: CompiledScript) -> None:
+    result, said, _ = await call(compiled, ["누구세요?", "네 맞아요", "내일 낼게요", "네"])
+    assert "콜봇 금융의 자동 안내 전화입니다" in said[1]
+    assert result.outcome is Outcome.PROMISE_TO_PAY
+
+
+async def test_an_unclear_opt_out_is_confirmed_and_a_clear_one_is_not(compiled: CompiledScript) -> None:
+    result, said, _ = await call(compiled, ["네", "하지 마세요", "네"])
+    assert result.outcome is Outcome.OPT_OUT and any("원하지 않으시는" in s for s in said)
+    result, said, _ = await call(compiled, ["네", "다시는 전화하지 마세요"])
+    assert result.outcome is Outcome.OPT_OUT and not any("원하지 않으시는" in s for s in said)
+
+
+async def test_an_opt_out_while_confirming_is_honoured(compiled: CompiledScript) -> None:
+    result, _, _ = await call(compiled, ["네", "못 내요", "전화 하지 마세요"])
+    assert result.outcome is Outcome.OPT_OUT
+
+
+async def test_a_certain_answer_is_stored_without_asking(compiled: CompiledScript) -> None:
+    result, _said, events = await call(compiled, ["네", "모레 낼게요"], confidence=1.0)
+    assert result.outcome is Outcome.PROMISE_TO_PAY and result.detail["promise_date"] == "2026-12-09"
+    assert not [e for e in events if e.kind is EventKind.CONFIRM]
+
+
+async def test_speech_heard_but_not_recognized_is_no_match_not_no_input(compiled: CompiledScript) -> None:
+    class Mumble(UnsureChannel):
+        async def listen(self, spec: ListenSpec) -> Heard:
+            return Heard(audio_ms=2100)
+
+    channel = Mumble([])
+    events: list[DialogueEvent] = []
+    person = Debtor(id="D-1", name="김민준", phone="+821055550001", amount=Decimal("1"), language="ko")
+    result = await chat(compiled, person, channel, today=TODAY, events=events)
+    assert result.outcome is Outcome.NO_RESPONSE
+    kinds = [e.kind for e in events if e.kind in (EventKind.NO_MATCH, EventKind.NO_INPUT)]
+    assert kinds and set(kinds) == {EventKind.NO_MATCH}

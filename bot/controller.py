@@ -63,6 +63,7 @@ class _LiveCall:
     done: asyncio.Future[CallOutcome]
     script: CompiledScript
     synth: Synthesizer  # prompts at the rate of this call's script
+    recognizer: Recognizer | None = None  # the model of this call's script (None: the controller's)
 
 
 def local_today(e164: str, now: dt.datetime | None = None) -> dt.date:
@@ -113,7 +114,7 @@ class Controller:
 
     async def call(self, debtor: Debtor, *, attempt_id: str | None = None, script: CompiledScript | None = None,
                    ring_timeout_s: float | None = None, caller_id: str | None = None,
-                   synth: Synthesizer | None = None) -> CallReport:
+                   synth: Synthesizer | None = None, recognizer: Recognizer | None = None) -> CallReport:
         """Dial one debtor, talk if answered, and record the attempt from start to end.
 
         A campaign passes the ``attempt_id`` it already claimed; otherwise one is created. ``script``
@@ -126,7 +127,8 @@ class Controller:
         if attempt_id is None:
             attempt_id = await self.db(self.store.create_attempt, debtor.id, debtor.phone)
         loop = asyncio.get_running_loop()
-        live = _LiveCall(debtor, loop.create_future(), loop.create_future(), script, synth or self.synth)
+        live = _LiveCall(debtor, loop.create_future(), loop.create_future(), script, synth or self.synth,
+                         recognizer)
         self._calls[attempt_id] = live
         token = ATTEMPT.set(attempt_id)  # every log line of this call names it (bot.logutil)
         CALLS_IN_FLIGHT.inc()
@@ -211,7 +213,8 @@ class Controller:
 
         debtor = live.debtor
         keys = self.ami.keys.watch(attempt_id)
-        channel = AgiChannel(session, settings=self.settings, synth=live.synth, recognizer=self.recognizer,
+        channel = AgiChannel(session, settings=self.settings, synth=live.synth,
+                             recognizer=live.recognizer or self.recognizer,
                              call_id=attempt_id, keys=keys, replay_key=self.ami.replay_key)
         dialogue = ScriptRun(live.script, debtor, today=local_today(debtor.phone), record=record,
                              min_confidence=self.settings.listen.min_confidence)

@@ -171,7 +171,8 @@ async def test_two_languages_route_to_two_scripts(sandbox: Sandbox, env: tuple[S
         greetings = {}
         for a in store.campaign_attempts("it-langs"):
             prompts = [e.data.get("text", "") for e in store.events_for(a.id) if e.kind is EventKind.PROMPT]
-            greetings[a.debtor_id] = (links[a.id][1], str(prompts[0]).split(",")[0], a.outcome.value if a.outcome else None)
+            greeting = str(prompts[0]).split(",")[0]
+            greetings[a.debtor_id] = (links[a.id][1], greeting, a.outcome.value if a.outcome else None)
         assert greetings == {"L-ko": ("reminder-ko", "안녕하세요", "refused"),
                              "L-ja": ("reminder-ko-b", "반갑습니다", "refused")}
 

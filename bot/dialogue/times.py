@@ -263,12 +263,25 @@ def _parse_zh(text: str) -> CallbackTime | None:
 _PARSERS = {"ko": _parse_ko, "en": _parse_en, "zh": _parse_zh}
 
 
+_CALL_WORDS = {"ko": ("전화", "연락"), "en": ("call", "ring"), "zh": ("打", "电话", "联系")}
+_CLOCK_WORDS = {"ko": _KO_CLOCK, "en": re.compile(r"\bat \w+|\d\s*(?:a\.?m|p\.?m)|o'?clock"),
+                "zh": re.compile(r"点")}
+
+
 def parse_time(text: str, language: str) -> CallbackTime | None:
-    """The callback time in ``text``; None when it names none (or one that cannot be)."""
-    parser = _PARSERS.get(language.split("-")[0].lower())
+    """The callback time in ``text``; None when it names none (or one that cannot be).
+
+    Without a word for calling ("전화", "call", "打"), only a clock time or a delay counts: "내일"
+    or "내일 오후" alone answers "when will you pay?", and must stay a promise date."""
+    lang = language.split("-")[0].lower()
+    parser = _PARSERS.get(lang)
     if parser is None or not text.strip():
         return None
-    return parser(" ".join(text.lower().split()))
+    text = " ".join(text.lower().split())
+    found = parser(text)
+    if found is None or found.minutes is not None or any(w in text for w in _CALL_WORDS[lang]):
+        return found
+    return found if _CLOCK_WORDS[lang].search(text) else None
 
 
 # What a recognizer listens for when a step captures a time: a compact set, since grammar

@@ -19,7 +19,7 @@ ENDED = dt.datetime(2026, 12, 7, 15, 0, tzinfo=SEOUL)  # a Monday, 15:00 in Seou
     ("삼십 분 후에", "ko", "in 30 min"),
     ("3시에", "ko", "15:00"),
     ("세 시쯤 다시 전화 주세요", "ko", "15:00"),
-    ("저녁에", "ko", "18:00"),
+    ("저녁에 전화 주세요", "ko", "18:00"),
     ("저녁때 다시 전화 주세요", "ko", "18:00"),
     ("오전 9시", "ko", "09:00"),
     ("두 시 반에", "ko", "14:30"),
@@ -29,7 +29,7 @@ ENDED = dt.datetime(2026, 12, 7, 15, 0, tzinfo=SEOUL)  # a Monday, 15:00 in Seou
     ("tomorrow at 3 pm", "en", "tomorrow 15:00"),
     ("call me back tomorrow at three pm", "en", "tomorrow 15:00"),
     ("at 10:30", "en", "10:30"),
-    ("this evening", "en", "today 18:00"),
+    ("call me this evening", "en", "today 18:00"),
     ("明天下午三点再打", "zh", "tomorrow 15:00"),
     ("一个小时以后再打", "zh", "in 60 min"),
 ])
@@ -41,6 +41,9 @@ def test_said_times_are_stored_as_text_that_reads_back(text: str, lang: str, sto
 
 @pytest.mark.parametrize(("text", "lang"), [
     ("다시 전화 주세요", "ko"), ("나중에 전화 주세요", "ko"), ("call me back", "en"), ("", "ko"), ("세 시", "fr"),
+    # a day or a part of the day without a word for calling answers "when will you pay?"
+    ("내일", "ko"), ("내일 낼게요", "ko"), ("내일 오후", "ko"), ("tomorrow", "en"), ("this evening", "en"),
+    ("明天", "zh"), ("晚上", "zh"),
 ])
 def test_no_time_named(text: str, lang: str) -> None:
     assert parse_time(text, lang) is None

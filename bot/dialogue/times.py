@@ -11,7 +11,8 @@ Meanings (also in docs/campaigns.md, "Callbacks"):
 - a time without a day is its next occurrence: "오전 9시" said at 15:00 is tomorrow 09:00;
 - a time with "today" that has passed is in the past: ``resolve`` returns None and the
   campaign uses its default delay, storing why;
-- a day without a time ("내일") is that day at the time the call ended.
+- a day without a time ("내일 다시 전화 주세요") is that day at the time the call ended;
+- without a word for calling, only a clock time or a delay counts ("내일" is a promise date).
 """
 
 from __future__ import annotations

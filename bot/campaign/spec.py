@@ -150,8 +150,9 @@ class CallbackSpec(_Strict):
     @field_validator("default_delay")
     @classmethod
     def _delay(cls, value: str | float | None) -> str | float | None:
-        if value is not None:
-            durations.parse_duration(value)
+        if value is None or value == "none":  # as in interrupted.follow_up
+            return None
+        durations.parse_duration(value)
         return value
 
     def delay(self) -> dt.timedelta | None:

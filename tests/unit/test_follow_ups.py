@@ -371,3 +371,17 @@ async def test_scripts_naming_one_model_share_one_recognizer() -> None:
         again = await models.get(model_dir_for(settings, None))
         assert korean is again
         assert models.loaded() == [korean.model_dir]
+
+
+@pytest.mark.parametrize(("extra", "error"), [
+    ({"callbacks": {"default_delay": "soon"}}, "not a duration"),
+    ({"alt_phone": {"after": "always"}}, "never"),
+    ({"alt_phone": {"results": ["answered"]}}, "no_answer"),
+    ({"scripts": {"Korean!": "k.yaml"}}, "pattern"),
+    ({"retry": {"refused": {"delay": "1h"}}}, "no_response"),
+])
+def test_bad_follow_up_settings_are_refused(extra: dict[str, object], error: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=error):
+        Campaign.model_validate({"campaign": "c", "script": "x.yaml", "rounds": [{"name": "r"}], **extra})

@@ -109,9 +109,11 @@ async def call_personas(settings: Settings, path: Path, *, script: CompiledScrip
         store.upsert_debtor(debtor)
     by_id = {p.debtor.id: p for p in personas if p.debtor}
     rate = script.script.rate or settings.tts.rate
+    from bot.speech.models import model_dir_for  # the script's own model (speech.models_dir)
+
     async with Synthesizer(settings.tts_cache_dir(), rate=rate,
                            workers=settings.tts.workers, shape=settings.prompt_shape()) as synth, \
-            Recognizer(settings.speech.model_dir, workers=settings.speech.workers,
+            Recognizer(model_dir_for(settings, script.script.asr_model), workers=settings.speech.workers,
                        sample_rate=settings.speech.sample_rate) as recognizer, \
             Controller(settings, store, script=script, recognizer=recognizer, synth=synth) as controller:
 

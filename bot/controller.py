@@ -67,6 +67,7 @@ class _LiveCall:
     done: asyncio.Future[CallOutcome]
     script: CompiledScript
     synth: Synthesizer  # prompts at the rate of this call's script
+    recognizer: Recognizer | None = None  # the model of this call's script (None: the controller's)
 
 
 def local_today(e164: str, now: dt.datetime | None = None) -> dt.date:
@@ -134,7 +135,7 @@ class Controller:
 
     async def call(self, debtor: Debtor, *, attempt_id: str | None = None, script: CompiledScript | None = None,
                    ring_timeout_s: float | None = None, caller_id: str | None = None,
-                   synth: Synthesizer | None = None) -> CallReport:
+                   synth: Synthesizer | None = None, recognizer: Recognizer | None = None) -> CallReport:
         """Dial one debtor, talk if answered, and record the attempt from start to end.
 
         A campaign passes the ``attempt_id`` it already claimed; otherwise one is created. ``script``
@@ -147,7 +148,8 @@ class Controller:
         if attempt_id is None:
             attempt_id = await self.db(self.store.create_attempt, debtor.id, debtor.phone)
         loop = asyncio.get_running_loop()
-        live = _LiveCall(debtor, loop.create_future(), loop.create_future(), script, synth or self.synth)
+        live = _LiveCall(debtor, loop.create_future(), loop.create_future(), script, synth or self.synth,
+                         recognizer)
         self._calls[attempt_id] = live
         token = ATTEMPT.set(attempt_id)  # every log line of this call names it (bot.logutil)
         CALLS_IN_FLIGHT.inc()
@@ -224,7 +226,8 @@ class Controller:
             return
         ATTEMPT.set(attempt_id)  # this session's task: its log lines name the attempt too
         keys = self.ami.keys.watch(attempt_id)
-        channel = AgiChannel(session, settings=self.settings, synth=live.synth, recognizer=self.recognizer,
+        channel = AgiChannel(session, settings=self.settings, synth=live.synth,
+                             recognizer=live.recognizer or self.recognizer,
                              call_id=attempt_id, keys=keys, replay_key=self.ami.replay_key)
         try:
             await self._converse(attempt_id, live, channel)
@@ -240,7 +243,8 @@ class Controller:
             await conn.hangup()
             return
         ATTEMPT.set(attempt_id)  # this session's task: its log lines name the attempt too
-        channel = AudioSocketChannel(conn, settings=self.settings, synth=live.synth, recognizer=self.recognizer,
+        channel = AudioSocketChannel(conn, settings=self.settings, synth=live.synth,
+                                     recognizer=live.recognizer or self.recognizer,
                                      vad=make_vad(self.settings.turns.vad, self.settings.turns.webrtc_aggressiveness),
                                      pool=self._vad_pool, call_id=attempt_id, turn_config=turn_config(self.settings))
         channel.start()

@@ -8,7 +8,7 @@ called, so a stop, a kill or a second controller cannot add a call the policy do
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.campaign.retry import RetryPolicy, next_retry
@@ -16,6 +16,7 @@ from bot.store.records import Past
 
 RETRY_PREFIX = "retry:"
 INTERRUPTED = "interrupted"
+AGAIN_PREFIX = "again:"
 __all__ = ["Past", "Want", "follow_up_due", "in_round_pool", "latest", "refusal"]
 
 
@@ -43,7 +44,8 @@ def in_round_pool(retries: frozenset[str], past: Sequence[Past]) -> bool:
             and last.result.value in retries)
 
 
-def refusal(want: Want, past: Sequence[Past], *, policy: RetryPolicy, now: dt.datetime) -> str | None:
+def refusal(want: Want, past: Sequence[Past], *, policy: RetryPolicy, now: dt.datetime,
+            again_limits: Mapping[str, int] | None = None) -> str | None:
     """None if the claim may go ahead, else a stable reason code."""
     if want.follow_up_reason is None:
         if any(p.round == want.round for p in past):
@@ -59,6 +61,11 @@ def refusal(want: Want, past: Sequence[Past], *, policy: RetryPolicy, now: dt.da
             return "max_attempts"
         if when > now:
             return "retry_not_due"
+    if want.follow_up_reason.startswith(AGAIN_PREFIX):  # no_response / hung_up, counted on the ledger
+        outcome = want.follow_up_reason[len(AGAIN_PREFIX):]
+        limit = (again_limits or {}).get(outcome, 0)
+        if sum(1 for p in past if p.outcome == outcome) >= limit:
+            return "max_attempts"
     return None
 
 

@@ -15,7 +15,7 @@ from bot.campaign.daemon import Daemon, Summary
 from bot.campaign.engine import CallEngine, normalizer
 from bot.campaign.registry import Registration, checked_scripts, load_registered, register
 from bot.campaign.runner import CampaignRunner, Progress
-from bot.campaign.spec import Campaign, read_campaign
+from bot.campaign.spec import Campaign, read_campaign, script_for
 from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.domain import CallResult, Outcome
@@ -162,6 +162,11 @@ def dry_run(settings: Settings, path: Path, now: dt.datetime | None = None) -> l
         closed = schedule_block(campaign, runner.clock())
         rows = []
         for debtor in runner._pool(rnd):
+            if script_for(campaign, rnd.script, debtor.language) is None:  # skipped, never the wrong script
+                rows.append(DryRunRow(debtor.id, False, "no_script_for_language",
+                                      f"warning: language {debtor.language!r} has no script in this campaign",
+                                      rnd.name))
+                continue
             decision = runner._decide(debtor)
             if closed is not None and decision.allow:
                 rows.append(DryRunRow(debtor.id, False, "outside_schedule", closed, rnd.name))
@@ -194,13 +199,14 @@ def status_of(settings: Settings, name: str) -> dict[str, object]:
             results[key] = results.get(key, 0) + 1
         from zoneinfo import ZoneInfo
 
+        from bot.campaign.followup import summary_lines as followup_lines
         from bot.campaign.interrupted import summary_lines
         from bot.campaign.report import build_report, money
 
         report = build_report(store, name, zone=ZoneInfo("UTC"), now=dt.datetime.now(dt.UTC))
         return {"campaign": name, "status": state, "attempts": len(attempts),
                 "debtors": len({a.debtor_id for a in attempts}), "results": results,
-                "interrupted": summary_lines(store, name),
+                "interrupted": summary_lines(store, name) + followup_lines(store, name),
                 "promised": money(report.total.promised), "recovered": money(report.total.recovered)}
     finally:
         store.close()

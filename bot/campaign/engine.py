@@ -1,5 +1,6 @@
 """The call machinery a process shares between its campaigns: one Controller (one AMI link, one
-FastAGI server), one Vosk model, and one prompt synthesizer per speaking rate. `collbot run` and
+FastAGI server), one Vosk model per model a script names (bot.speech.models), and one prompt
+synthesizer per speaking rate. `collbot run` and
 `collbot serve` both place their calls through it.
 """
 
@@ -11,13 +12,13 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 from bot.campaign.runner import CampaignRunner, Clock, Progress
-from bot.campaign.spec import Campaign, Round
+from bot.campaign.spec import Campaign, Round, script_for
 from bot.config import Settings
 from bot.controller import Controller
 from bot.dialogue.compiler import CompiledScript
 from bot.domain import CallResult, Debtor, Outcome
 from bot.phone import normalize
-from bot.speech.asr import Recognizer
+from bot.speech.models import Recognizers, model_dir_for
 from bot.speech.tts import Synthesizer
 from bot.store.repo import Store
 
@@ -37,6 +38,7 @@ class CallEngine:
         self._synth_stack = AsyncExitStack()
         self._synths: dict[int, Synthesizer] = {}
         self._controller: Controller | None = None
+        self.models = Recognizers(settings)
 
     @property
     def controller(self) -> Controller:
@@ -48,8 +50,8 @@ class CallEngine:
         s = self.settings
         try:
             await self._stack.enter_async_context(self._synth_stack)  # closed last: after the controller
-            recognizer = await self._stack.enter_async_context(
-                Recognizer(s.speech.model_dir, workers=s.speech.workers, sample_rate=s.speech.sample_rate))
+            await self._stack.enter_async_context(self.models)
+            recognizer = await self.models.get(model_dir_for(s, None))
             self._controller = await self._stack.enter_async_context(Controller(
                 s, self.store, script=None, recognizer=recognizer, synth=await self._synth(s.tts.rate)))
         except BaseException:
@@ -76,11 +78,17 @@ class CallEngine:
         controller = self.controller
         synths = {path: await self._synth(compiled.script.rate or self.settings.tts.rate)
                   for path, compiled in scripts.items()}
+        recognizers = {path: await self.models.get(model_dir_for(self.settings, compiled.script.asr_model,
+                                                                 script=path))
+                       for path, compiled in scripts.items()}
 
         async def place(attempt_id: str, debtor: Debtor, rnd: Round) -> tuple[CallResult, Outcome | None]:
-            path = rnd.script or campaign.script
+            path = script_for(campaign, rnd.script, debtor.language)
+            if path is None:  # the runner skips such debtors before claiming; never the wrong script
+                raise ValueError(f"no script for language {debtor.language!r}")
             report = await controller.call(debtor, attempt_id=attempt_id, script=scripts[path], synth=synths[path],
-                                           ring_timeout_s=rnd.ring_timeout_s, caller_id=rnd.caller_id)
+                                           recognizer=recognizers[path], ring_timeout_s=rnd.ring_timeout_s,
+                                           caller_id=rnd.caller_id)
             return report.result, report.outcome
 
         return CampaignRunner(campaign, self.store, place=place, normalize=normalizer(self.settings),

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.campaign.spec import Campaign, campaign_from_text, read_campaign
+from bot.campaign.spec import Campaign, all_scripts, campaign_from_text, read_campaign
 from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.errors import ConfigError
@@ -18,11 +18,13 @@ from bot.yamlfile import MAX_FILE_BYTES
 
 
 def checked_scripts(settings: Settings, campaign: Campaign) -> dict[Path, CompiledScript]:
-    """Every script the campaign uses, checked and compiled before anything is dialled."""
+    """Every script the campaign uses, checked and compiled before anything is dialled; the
+    speech model each names must be installed (one clear error otherwise)."""
     from bot.campaign.compliance import PACKS
     from bot.commands import compiled_script
+    from bot.speech.models import model_dir_for
 
-    paths = {campaign.script, *(r.script for r in campaign.rounds if r.script)}
+    paths = all_scripts(campaign)
     notice = PACKS[campaign.compliance.pack].recording_notice  # kr: the debtor is told the call is recorded
     compiled = {}
     for path in paths:
@@ -32,6 +34,10 @@ def checked_scripts(settings: Settings, campaign: Campaign) -> dict[Path, Compil
         except ConfigError as exc:
             raise ConfigError(f"campaign {campaign.campaign!r} cannot start: its script does not pass the "
                               f"check:\n{exc}") from exc
+        try:
+            model_dir_for(settings, compiled[path].script.asr_model, script=path)
+        except ConfigError as exc:
+            raise ConfigError(f"campaign {campaign.campaign!r} cannot start: {exc}") from None
     return compiled
 
 

@@ -19,14 +19,14 @@ import heapq
 import logging
 import signal
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
-from bot.campaign import compliance, retry
+from bot.campaign import compliance, followup, retry
 from bot.campaign.claims import RETRY_PREFIX, Want, in_round_pool, refusal
 from bot.campaign.interrupted import plan_interrupted, summary_lines
 from bot.campaign.reconcile import Channels, reconcile
-from bot.campaign.spec import Campaign, Round, parse_duration
+from bot.campaign.spec import Campaign, Round, campaign_end, parse_duration, script_for
 from bot.campaign.windows import works_on
 from bot.campaign.zones import zones_for
 from bot.domain import CallResult, Debtor, Outcome
@@ -75,9 +75,10 @@ def rules_for(campaign: Campaign) -> compliance.Rules:
 
 
 def policy_for(campaign: Campaign) -> retry.RetryPolicy:
-    if not campaign.retry:
+    results = {k: v.model_dump() for k, v in campaign.retry.items() if k in retry.RETRYABLE}
+    if not results:
         return retry.RetryPolicy.default()
-    return retry.RetryPolicy.from_mapping({k: v.model_dump() for k, v in campaign.retry.items()})
+    return retry.RetryPolicy.from_mapping(results)
 
 
 def read_dnc(campaign: Campaign, normalize: Callable[[str], str]) -> set[str]:
@@ -102,6 +103,8 @@ class CampaignRunner:
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.rules = rules_for(campaign)
         self.policy = policy_for(campaign)
+        self.again = followup.answered_rules(campaign)  # no_response / hung_up retries
+        self.normalize = normalize
         self.dnc = read_dnc(campaign, normalize)
         self.progress = Progress()
         self.on_progress = on_progress or (lambda p: None)
@@ -162,7 +165,8 @@ class CampaignRunner:
                 keeper.cancel()
                 await asyncio.gather(keeper, return_exceptions=True)
             self.progress.stopped = self._stop.is_set() and not self.progress.finished
-            self.progress.interrupted = summary_lines(self.store, self.c.campaign)
+            self.progress.interrupted = summary_lines(self.store, self.c.campaign) + followup.summary_lines(
+                self.store, self.c.campaign)
             for line in self.progress.interrupted:
                 log.warning("campaign %s: %s", self.c.campaign, line)
         return self.progress
@@ -368,12 +372,13 @@ class CampaignRunner:
                     follow_up_reason=planned.reason if planned else None,
                     follow_up_origin=planned.origin_attempt_id if planned else None)
         now = self.clock()
-        return lambda past: refusal(want, past, policy=self.policy, now=now)
+        limits = {o.value: r.max_attempts for o, r in self.again.items()}
+        return lambda past: refusal(want, past, policy=self.policy, now=now, again_limits=limits)
 
     async def _attempt(self, rnd: Round, item: _Due, due: list[_Due]) -> None:
         attempt_id: str | None = None
         try:
-            debtor = self._debtor(item.debtor_id)
+            debtor = self._number(self._debtor(item.debtor_id), item.follow_up)
             attempt_id = await self._claim(rnd, debtor, item, due)
             if attempt_id is not None:
                 await self._dial(rnd, debtor, item, attempt_id, due)
@@ -386,6 +391,12 @@ class CampaignRunner:
             self._gate.release()
 
     async def _claim(self, rnd: Round, debtor: Debtor, item: _Due, due: list[_Due]) -> str | None:
+        script = script_for(self.c, rnd.script, debtor.language)
+        if script is None:  # never called with the wrong language's script
+            self.progress.skipped += 1
+            self.store.record_decision(self.c.campaign, rnd.name, debtor.id, False, "no_script_for_language",
+                                       f"language {debtor.language!r} has no script in this campaign", None)
+            return None
         decision = self._decide(debtor)
         self.store.record_decision(self.c.campaign, rnd.name, debtor.id, decision.allow, decision.reason,
                                    decision.detail, None)
@@ -395,7 +406,7 @@ class CampaignRunner:
         try:  # the ledger and the caps are checked again inside the claim
             return self.store.create_attempt(
                 debtor.id, debtor.phone, campaign=self.c.campaign, round=rnd.name,
-                script=(rnd.script or self.c.script).stem, gate=self._gate_for(debtor),
+                script=script.stem, gate=self._gate_for(debtor),
                 rule=self._rule(rnd, item), follow_up=item.follow_up.id if item.follow_up else None,
                 controller=self.controller)
         except ClaimRefused as refused:
@@ -447,7 +458,12 @@ class CampaignRunner:
         if outcome in SUPPRESSING:
             self.store.suppress(debtor.phone, SUPPRESSING[outcome], debtor.id)
         if result in RETRYABLE:
-            self._retry(rnd, debtor, attempt_id, result, due)
+            planned = self._retry(rnd, debtor, attempt_id, result, due)
+            self._alt_phone(rnd, debtor, attempt_id, result, planned, due)
+        elif outcome is Outcome.CALLBACK:
+            self._callback(debtor, attempt_id, due)
+        elif outcome in followup.ANSWERED_AGAIN:
+            self._again(rnd, debtor, attempt_id, outcome, due)
         elif result is CallResult.UNKNOWN:  # the link was lost: Asterisk never said what happened
             self._follow_interrupted(due)
         self.on_progress(self.progress)
@@ -479,7 +495,7 @@ class CampaignRunner:
         if not_before is not None and not_before <= self._schedule_end():
             heapq.heappush(due, _Due(not_before, item.debtor_id, item.follow_up))
 
-    def _retry(self, rnd: Round, debtor: Debtor, attempt_id: str, result: CallResult, due: list[_Due]) -> None:
+    def _retry(self, rnd: Round, debtor: Debtor, attempt_id: str, result: CallResult, due: list[_Due]) -> bool:
         """Store the retry the policy plans (its count comes from the ledger, as at the claim)."""
         results = [(a.dialed_at or a.created_at, CallResult(a.result))
                    for a in self.store.campaign_attempts(self.c.campaign, debtor.id) if a.result]
@@ -487,13 +503,97 @@ class CampaignRunner:
                                     history=self.store.history(debtor.id), rules=self.rules,
                                     suppressed=self.store.suppression(debtor.phone))
         if when is None:
-            return
+            return False
         planned = self.store.plan_follow_up(
             self.c.campaign, debtor_id=debtor.id, phone=debtor.phone, reason=f"{RETRY_PREFIX}{result.value}",
             origin_attempt_id=attempt_id, due_at=when, round=rnd.name, note="retry policy")
         if when <= self._schedule_end():
             heapq.heappush(due, _Due(when, debtor.id, planned))
+        return True
 
+    # --- follow-ups of answered calls and failed numbers (bot.campaign.followup) ------------------
+    def _number(self, debtor: Debtor, planned: FollowUp | None) -> Debtor:
+        """The debtor as this call dials them: a follow-up on the alt phone dials that number."""
+        if planned is None or planned.phone == debtor.phone:
+            return debtor
+        if planned.phone != self._alt(debtor):
+            raise ValueError(f"follow-up {planned.id} names a number that is not the debtor's")
+        return replace(debtor, phone=planned.phone)
+
+    def _alt(self, debtor: Debtor) -> str | None:
+        """The debtor's alt phone, normalized E.164 (None if absent or not a valid number)."""
+        if not debtor.alt_phone:
+            return None
+        try:
+            return self.normalize(debtor.alt_phone)
+        except Exception:  # a bad number is reported by the decision, never dialled
+            return None
+
+    def _plan(self, debtor: Debtor, attempt_id: str, reason: str, proposed: dt.datetime | None, note: str,
+              due: list[_Due], *, phone: str | None = None, round: str | None = None) -> FollowUp:
+        """Store a follow-up at the nearest time compliance allows after ``proposed``; the note
+        says why when that is later than proposed, or when nothing is planned."""
+        when = proposed
+        if proposed is not None:
+            when = compliance.next_allowed(
+                zones=self._zones(debtor), history=self.store.history(debtor.id), after=max(proposed, self.clock()),
+                rules=self.rules, suppressed=self.store.suppression(phone or debtor.phone)
+                or ("dnc" if (phone or debtor.phone) in self.dnc else None),
+                requests=self.store.contact_requests(debtor.id))
+            if when is None:
+                note += "; compliance allows no later call"
+            elif when > proposed:
+                note += f"; moved to {when:%Y-%m-%d %H:%M} UTC, the nearest time compliance allows"
+            end = campaign_end(self.c)
+            if when is not None and end is not None and when > end:
+                note += f"; after the campaign ends ({end:%Y-%m-%d %H:%M} UTC)"
+                when = None
+        planned = self.store.plan_follow_up(self.c.campaign, debtor_id=debtor.id, phone=phone or debtor.phone,
+                                            reason=reason, origin_attempt_id=attempt_id, due_at=when, round=round,
+                                            note=note[:500])
+        if when is None:
+            log.info("campaign %s: no %s follow-up for debtor %s: %s", self.c.campaign, reason, debtor.id, note)
+        elif when <= self._schedule_end():
+            heapq.heappush(due, _Due(when, debtor.id, planned))
+        return planned
+
+    def _detail(self, debtor: Debtor, attempt_id: str) -> dict[str, object]:
+        found = [a for a in self.store.campaign_attempts(self.c.campaign, debtor.id) if a.id == attempt_id]
+        return dict(found[0].outcome_detail) if found else {}
+
+    def _callback(self, debtor: Debtor, attempt_id: str, due: list[_Due]) -> None:
+        zones = self._zones(debtor)
+        when, note = followup.callback_due(
+            self._detail(debtor, attempt_id).get("callback_at"), ended=self.clock(),
+            zone=zones[0] if zones else self.c.schedule.timezone, default_delay=self.c.callbacks.delay(),
+            end=campaign_end(self.c))
+        self._plan(debtor, attempt_id, followup.CALLBACK, when, note, due)
+
+    def _again(self, rnd: Round, debtor: Debtor, attempt_id: str, outcome: Outcome, due: list[_Due]) -> None:
+        past = [a.outcome.value if a.outcome else None
+                for a in self.store.campaign_attempts(self.c.campaign, debtor.id)]
+        when, note = followup.again_due(self.again, outcome, self._detail(debtor, attempt_id), past,
+                                        ended=self.clock())
+        if when is None and outcome not in self.again:
+            return  # not configured: nothing to store
+        self._plan(debtor, attempt_id, f"{followup.AGAIN_PREFIX}{outcome.value}", when, note, due, round=rnd.name)
+
+    def _alt_phone(self, rnd: Round, debtor: Debtor, attempt_id: str, result: CallResult, retry_planned: bool,
+                   due: list[_Due]) -> None:
+        primary = self._debtor(debtor.id).phone
+        tried = bool(self.store.follow_ups(self.c.campaign, states=("pending", "taken", "none", "void"),
+                                           reason_prefix=followup.ALT_PHONE, debtor_id=debtor.id))
+        alt = self._alt(debtor)
+        decision = followup.alt_phone_due(self.c.alt_phone, result, retry_planned=retry_planned, alt=alt,
+                                          primary=primary, dialled=debtor.phone, tried=tried, ended=self.clock())
+        if decision is None and debtor.alt_phone and alt is None and not tried and debtor.phone == primary \
+                and self.c.alt_phone.after != "never" and result.value in self.c.alt_phone.results \
+                and not (self.c.alt_phone.after == "retries" and retry_planned):
+            decision = (None, "alt_phone is not a valid number")
+        if decision is None:
+            return
+        when, note = decision
+        self._plan(debtor, attempt_id, followup.ALT_PHONE, when, note, due, phone=alt or debtor.phone)
     async def _paced(self) -> None:
         """At most limits.originates_per_second Originates."""
         interval = 1.0 / self.c.limits.originates_per_second

@@ -19,6 +19,8 @@ from bot.yamlfile import load_yaml, parse_yaml, validate
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 RetryableResult = Literal["no_answer", "busy", "congestion", "failed"]
+AnsweredAgain = Literal["no_response", "hung_up"]  # answered, unfinished: retried only if configured
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -140,13 +142,40 @@ class InterruptedSpec(_Strict):
         return None if self.follow_up == "none" else parse_duration(self.follow_up)
 
 
+class CallbackSpec(_Strict):
+    """When a debtor asked to be called back (outcome ``callback``): docs/campaigns.md, "Callbacks"."""
+
+    default_delay: str | float | None = "1d"  # a callback without a time; None: no follow-up
+
+    @field_validator("default_delay")
+    @classmethod
+    def _delay(cls, value: str | float | None) -> str | float | None:
+        if value is None or value == "none":  # as in interrupted.follow_up
+            return None
+        durations.parse_duration(value)
+        return value
+
+    def delay(self) -> dt.timedelta | None:
+        return None if self.default_delay is None else durations.parse_duration(self.default_delay)
+
+
+class AltPhoneSpec(_Strict):
+    """Try the debtor's ``alt_phone`` once the primary number failed (docs/campaigns.md, "alt_phone")."""
+
+    after: Literal["never", "first_failure", "retries"] = "never"  # retries: once its retries are spent
+    results: list[RetryableResult] = Field(default_factory=lambda: ["no_answer", "busy", "failed"])
+
+
 class Campaign(_Strict):
     campaign: Name
-    script: Path
+    script: Path | None = None
+    scripts: dict[LanguageCode, Path] = Field(default_factory=dict)  # debtor language -> script
+    callbacks: CallbackSpec = Field(default_factory=CallbackSpec)
+    alt_phone: AltPhoneSpec = Field(default_factory=AltPhoneSpec)
     debtors: DebtorFilter = Field(default_factory=DebtorFilter)
     schedule: Schedule = Field(default_factory=Schedule)
     rounds: list[Round] = Field(min_length=1, max_length=20)
-    retry: dict[RetryableResult, RetryRuleSpec] = Field(default_factory=dict)
+    retry: dict[RetryableResult | AnsweredAgain, RetryRuleSpec] = Field(default_factory=dict)
     limits: Limits = Field(default_factory=Limits)
     compliance: ComplianceSpec = Field(default_factory=ComplianceSpec)
     dnc: Path | None = None  # a file of numbers never to call (one per line, # comments)
@@ -154,6 +183,8 @@ class Campaign(_Strict):
 
     @model_validator(mode="after")
     def _rounds(self) -> Campaign:
+        if self.script is None and not self.scripts:
+            raise ValueError("a campaign needs a script (or scripts: {language: file})")
         names = [r.name for r in self.rounds]
         if len(set(names)) != len(names):
             raise ValueError("round names must be unique")
@@ -179,4 +210,31 @@ def _resolved(campaign: Campaign, source: Path) -> Campaign:
         return p if p is None or p.is_absolute() else (base / p)
 
     rounds = [r.model_copy(update={"script": rel(r.script)}) for r in campaign.rounds]
-    return campaign.model_copy(update={"script": rel(campaign.script), "dnc": rel(campaign.dnc), "rounds": rounds})
+    scripts = {lang: rel(p) for lang, p in campaign.scripts.items()}
+    return campaign.model_copy(update={"script": rel(campaign.script), "dnc": rel(campaign.dnc), "rounds": rounds,
+                                       "scripts": scripts})
+
+
+def campaign_end(campaign: Campaign) -> dt.datetime | None:
+    """The end of the campaign's last listed date (schedule.dates), in UTC; None: no end."""
+    s = campaign.schedule
+    if not s.dates:
+        return None
+    return dt.datetime.combine(max(s.dates), s.end, ZoneInfo(s.timezone)).astimezone(dt.UTC)
+
+
+def script_for(campaign: Campaign, round_script: Path | None, language: str) -> Path | None:
+    """The script a debtor speaking ``language`` is called with: the round's, else the campaign's
+    for that language (``ko-KR`` falls back to ``ko``), else its single ``script``; None: none."""
+    if round_script is not None:
+        return round_script
+    lang = (language or "").strip()
+    for key in (lang, lang.split("-")[0].lower()):
+        if key in campaign.scripts:
+            return campaign.scripts[key]
+    return campaign.script
+
+
+def all_scripts(campaign: Campaign) -> set[Path]:
+    return {p for p in (campaign.script, *campaign.scripts.values(), *(r.script for r in campaign.rounds))
+            if p is not None}

@@ -40,6 +40,11 @@ def run_cmd(ctx: typer.Context, campaign: Annotated[Path, typer.Argument(help="C
         out.print(table)
         out.print(f"round {round_name}: {sum(r.allow for r in rows)} of {len(rows)} debtors would be called now",
                   soft_wrap=True, highlight=False, markup=False)
+        unscripted = sorted({r.detail.split("'")[1] for r in rows if r.reason == "no_script_for_language"})
+        if unscripted:
+            err.print(f"warning: no script for language(s) {', '.join(unscripted)}: "
+                      f"{sum(r.reason == 'no_script_for_language' for r in rows)} debtor(s) would be skipped",
+                      soft_wrap=True, highlight=False, markup=False)
         closed = schedule_block(read_campaign(campaign), dt.datetime.now(dt.UTC))
         out.print(f"schedule: {'closed now: ' + closed if closed else 'open now'}", soft_wrap=True, highlight=False,
                   markup=False)

@@ -70,7 +70,7 @@ class Intent(_Strict):
     confirm: Phrase | None = None
     phrases: list[Phrase] = Field(default_factory=list)
     dtmf: Keys | None = None
-    capture: dict[SlotName, Literal["date", "amount"]] = Field(default_factory=dict)
+    capture: dict[SlotName, Literal["date", "amount", "time"]] = Field(default_factory=dict)
     set: dict[SlotName, str] = Field(default_factory=dict)
     goto: StepName
 

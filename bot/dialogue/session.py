@@ -90,7 +90,9 @@ class ScriptRun:
             return result
         except Hangup as gone:
             await self.record(DialogueEvent(EventKind.HANGUP, {"by": gone.by, "step": self.state}))
-            return self._outcome(Outcome.HUNG_UP, {"step": self.state}, hangup_by=gone.by)
+            # the campaign's follow-up policy retries only hang-ups before the right party was confirmed
+            identified = self.script.identification is not None and self.script.identification in self.path
+            return self._outcome(Outcome.HUNG_UP, {"step": self.state, "identified": identified}, hangup_by=gone.by)
         except ScriptDataError as problem:
             await self.record(DialogueEvent(EventKind.ERROR, {"reason": str(problem), "step": self.state}))
             try:

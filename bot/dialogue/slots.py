@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from . import amounts, dates
+from . import amounts, dates, times
 
 EXAMPLE_AMOUNTS = [Decimal(n) for n in (10_000, 50_000, 100_000, 300_000, 500_000, 1_000_000)]
 
@@ -22,6 +22,8 @@ def slot_phrases(kind: str, language: str, around: Decimal | None = None) -> lis
     """Phrases the recognizer listens for when a step captures a slot of this kind."""
     if kind == "date":
         return COMPACT_DATES.get(language) or dates.date_phrases(language)
+    if kind == "time":
+        return times.time_phrases(language)
     wanted = [around, around / 2] if around else EXAMPLE_AMOUNTS
     return amounts.amount_phrases(language, [a.quantize(Decimal(1)) for a in wanted])
 

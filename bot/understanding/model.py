@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from bot.dialogue import amounts, dates
+from bot.dialogue import amounts, dates, times
 
 from . import cues_ko, cues_other
 from .morph import lemmas, morphs, normalize
@@ -262,6 +262,11 @@ def _matched(text: str, intent: _Intent, score: float, asr_confidence: float, st
     slots: dict[str, object] = {}
     missing: list[str] = []
     for slot, kind in intent.spec.capture.items():
+        if kind == "time":  # a callback time is optional: without one the campaign's default delay applies
+            asked = times.parse_time(text, step.language)
+            if asked is not None:
+                slots[slot] = asked
+            continue
         # amounts from the text as heard: normalizing would split "300,000"
         value: object | None = date if kind == "date" else amounts.parse_amount(text, step.language)
         if value is None:

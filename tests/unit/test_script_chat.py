@@ -49,7 +49,8 @@ SCENARIOS: dict[str, tuple[list[object], Outcome, dict[str, object]]] = {
     "human": (["yes", "human"], Outcome.TRANSFER_REQUESTED, {"action": "transfer"}),
     "human by key": ([{"dtmf": "0"}], Outcome.TRANSFER_REQUESTED, {"action": "transfer"}),
     "silence": ([SILENCE, SILENCE, SILENCE], Outcome.NO_RESPONSE, {}),
-    "hang-up": (["yes", {"hangup": True}], Outcome.HUNG_UP, {"step": "ask"}),
+    "hang-up": (["yes", {"hangup": True}], Outcome.HUNG_UP, {"step": "ask", "identified": True}),
+    "hang-up-first": ([{"hangup": True}], Outcome.HUNG_UP, {"step": "greet", "identified": False}),
 }
 
 
@@ -116,3 +117,19 @@ def test_chat_command_with_a_replies_file(tmp_path: Path) -> None:
     assert "path: greet > verify > ask > check_date > bye_promise" in done.stdout
     assert "outcome: promise_to_pay (promise_date=2027-01-01, promise_amount=300000)" in done.stdout
     assert "삼십 만 원" in done.stdout and "일월 일일" in done.stdout
+
+
+@pytest.mark.parametrize(("said", "outcome", "detail"), [
+    ({"ko": "한 시간 뒤에 다시 전화 주세요", "zh": "一个 小时 以后 再 打", "en": "call me back in an hour"},
+     Outcome.CALLBACK, {"callback_at": "in 60 min"}),
+    ({"ko": "내일 오후 세 시쯤 다시 전화 주세요", "zh": "明天 下午 三点 再 打",
+      "en": "call me back tomorrow at three pm"},
+     Outcome.CALLBACK, {"callback_at": "tomorrow 15:00"}),
+    ({"ko": "내일", "zh": "明天", "en": "tomorrow"}, Outcome.PROMISE_TO_PAY, {"promise_date": TOMORROW.isoformat()}),
+])
+async def test_a_callback_time_is_captured_and_a_day_alone_stays_a_promise(
+        compiled: CompiledScript, said: dict[str, str], outcome: Outcome, detail: dict[str, str]) -> None:
+    result, shown, _ = await talk(compiled, ["yes", said[compiled.script.language]])
+    assert result.outcome is outcome, "\n".join(shown)  # type: ignore[attr-defined]
+    for key, value in detail.items():
+        assert result.detail[key] == value  # type: ignore[attr-defined]

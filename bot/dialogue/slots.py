@@ -28,6 +28,16 @@ def slot_phrases(kind: str, language: str, around: Decimal | None = None) -> lis
     return amounts.amount_phrases(language, [a.quantize(Decimal(1)) for a in wanted])
 
 
+def parse_slot(kind: str, text: str, language: str, today: dt.date) -> object | None:
+    """The value a phrase gives a slot of this kind (None: it gives none). The checker's path
+    analysis (slotflow) asks this of a script's phrases; calls go through bot.understanding."""
+    if kind == "date":
+        return dates.parse_date(text, language, today)
+    if kind == "time":  # a callback time, resolved by the campaign against the call's end
+        return times.parse_time(text, language)
+    return amounts.parse_amount(text, language)
+
+
 def literal(value: str, today: dt.date) -> object:
     """A value written in a script's ``set:``: today / tomorrow become dates."""
     relative = {"today": 0, "tomorrow": 1}

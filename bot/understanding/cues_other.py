@@ -28,7 +28,7 @@ _ZH: list[tuple[Kind, float, str]] = [
     (Kind.HUMAN, CLEAR, r"人工|客服|转人|真人"),
     (Kind.ALREADY_PAID, CLEAR, r"(已经|早就)还|还过了|还了$|已还款|已经还款"),
     (Kind.REFUSE, CLEAR, r"还不了|不还|没有?钱|不会还"),
-    (Kind.CALLBACK, CLEAR, r"(晚点|以后|等会|待会|回头)再?打|在忙|没空"),
+    (Kind.CALLBACK, CLEAR, r"(晚点|以后|等会|待会|回头)再?打|再打|回电|打回来|在忙|没空"),
     (Kind.PROMISE, LIKELY, r"还款|会还|能还|还钱"),
     (Kind.QUESTION, CLEAR, r"谁|什么|为什么|哪里|\?"),
     (Kind.NO, CLEAR, r"不是|没有|不对"),

@@ -5,8 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.dialogue.slots import parse_slot, slot_phrases
+from bot.dialogue.slots import slot_phrases
 from bot.dialogue.times import CallbackTime, from_text, parse_time, resolve
+from bot.understanding import IntentSpec, Kind, Result, StepModel, understand
 
 SEOUL = ZoneInfo("Asia/Seoul")
 ENDED = dt.datetime(2026, 12, 7, 15, 0, tzinfo=SEOUL)  # a Monday, 15:00 in Seoul
@@ -74,7 +75,14 @@ def test_today_at_a_passed_hour_is_in_the_past() -> None:
 
 
 def test_time_is_a_slot_kind_with_a_compact_grammar() -> None:
-    assert str(parse_slot("time", "내일 오후 세 시쯤 다시 전화 주세요", "ko", ENDED.date())) == "tomorrow 15:00"
+    # the understanding layer fills a `time` capture; a callback without a time leaves it unset
+    step = StepModel("ko", [IntentSpec("callback", Kind.CALLBACK, ["다시 전화 주세요"], {"callback_at": "time"}),
+                            IntentSpec("promise", Kind.PROMISE, ["내일 낼게요"], {"promise_date": "date"})])
+    heard = understand("내일 오후 세 시쯤 다시 전화 주세요", 1.0, step, ENDED.date())
+    assert (heard.result, heard.intent) == (Result.INTENT, "callback")
+    assert str(heard.slots["callback_at"]) == "tomorrow 15:00"
+    plain = understand("나중에 다시 전화 주세요", 1.0, step, ENDED.date())
+    assert (plain.intent, dict(plain.slots), plain.missing) == ("callback", {}, ())
     phrases = slot_phrases("time", "ko")
     assert 0 < len(phrases) <= 6
     assert all(parse_time(p, "ko") is not None for p in phrases)

@@ -129,7 +129,8 @@ def test_chat_command_with_a_replies_file(tmp_path: Path) -> None:
 ])
 async def test_a_callback_time_is_captured_and_a_day_alone_stays_a_promise(
         compiled: CompiledScript, said: dict[str, str], outcome: Outcome, detail: dict[str, str]) -> None:
-    result, shown, _ = await talk(compiled, ["yes", said[compiled.script.language]])
+    # a spoken promise is confirmed before it is stored: the last "yes" answers that question
+    result, shown, _ = await talk(compiled, ["yes", said[compiled.script.language], "yes"])
     assert result.outcome is outcome, "\n".join(shown)  # type: ignore[attr-defined]
     for key, value in detail.items():
         assert result.detail[key] == value  # type: ignore[attr-defined]

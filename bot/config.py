@@ -225,6 +225,20 @@ class AllocationSettings(_Section):
         return value
 
 
+class QueueSettings(_Section):
+    name: str = Field("collbot-collectors", pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="The collectors' app_queue queue (asterisk_conf/queues/collbot-queues.conf).")
+    member_interface: str = Field("PJSIP/{agent}", description=(
+        "An agent's device as a queue member; {agent} is the agent id (the desk login)."))
+    max_wait_s: int = Field(60, ge=5, le=3600, description=(
+        "A transferred customer waits this long for an agent before being offered a callback "
+        "(written to the dialplan global COLLBOT_QUEUE_MAX_WAIT by the sandbox)."))
+    callback_after_h: float = Field(2.0, gt=0, le=168, description=(
+        "A callback the customer asks for while waiting is due this many hours later."))
+    sync_interval_s: float = Field(1.0, gt=0, le=60, description=(
+        "How often desk states are applied to queue membership (QueueAdd/QueuePause/QueueRemove)."))
+
+
 class Settings(_Section):
     """The whole configuration of one collbot process."""
 
@@ -246,6 +260,8 @@ class Settings(_Section):
                                            description="Case allocation to human collectors (docs/cases.md).")
     privacy: PrivacySettings = Field(default_factory=PrivacySettings, description="Personal data: retention, erasure.")
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Health and Prometheus metrics.")
+    queue: QueueSettings = Field(default_factory=QueueSettings,
+        description="The collectors' queue: warm transfer, hold, callback offer.")
 
     def asterisk_root(self) -> Path:
         """Host path of Asterisk's filesystem: the configured root or the sandbox's."""

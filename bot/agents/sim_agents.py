@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +22,7 @@ from bot.config import Settings
 from bot.store.repo import Store
 from bot.telephony.sandbox import SIM_AGENTS_FILE, Sandbox
 from bot.web.dispositions import BY_CODE, wrap_up_detail
+from bot.web.passwords import hash_password
 from bot.yamlfile import load_yaml, validate
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,8 @@ def install(sandbox: Sandbox, agents: SimAgentsFile) -> None:
 def log_in(store: Store, agents: SimAgentsFile) -> None:
     """Each agent's desk: its scripted state, as the desk's state form stores it."""
     for agent in agents.agents:
+        if store.web_user(agent.id) is None:  # a desk login nobody knows the password of
+            store.add_web_user(agent.id, hash_password(secrets.token_urlsafe(24)), "agent")
         store.set_agent_state(agent.id, agent.state, "" if agent.state != "paused" else "simulated")
         store.audit(agent.id, "state", f"agent:{agent.id}", {"to": agent.state, "simulated": True})
 

@@ -239,6 +239,15 @@ class QueueSettings(_Section):
         "How often desk states are applied to queue membership (QueueAdd/QueuePause/QueueRemove)."))
 
 
+class PreviewSettings(_Section):
+    pack: str = Field("default", description=(
+        "Compliance rule pack for collectors' preview calls (the same gate as the robot's: window, caps, "
+        "suppressions, the debtor's contact requests)."))
+    default_timezone: str = Field("", description="Zone for numbers whose zone cannot be inferred; empty: refuse.")
+    agent_ring_s: float = Field(20.0, gt=0, le=120, description="How long the agent's own phone rings first.")
+    customer_ring_s: float = Field(25.0, gt=0, le=120, description="How long the customer's phone then rings.")
+
+
 class Settings(_Section):
     """The whole configuration of one collbot process."""
 
@@ -262,6 +271,8 @@ class Settings(_Section):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Health and Prometheus metrics.")
     queue: QueueSettings = Field(default_factory=QueueSettings,
         description="The collectors' queue: warm transfer, hold, callback offer.")
+    preview: PreviewSettings = Field(default_factory=PreviewSettings,
+        description="Preview dialing by collectors from the desk.")
 
     def asterisk_root(self) -> Path:
         """Host path of Asterisk's filesystem: the configured root or the sandbox's."""

@@ -23,7 +23,9 @@ from bot.config import AmiSettings
 from bot.domain import CallResult
 from bot.errors import AmiError, NotDialled
 from bot.telephony.ami_actions import (
+    BridgeRequest,
     OriginateRequest,
+    bridge_headers,
     check_attempt_id,
     check_value,
     loggable,
@@ -145,7 +147,7 @@ class Ami:
             link.abort()
             await asyncio.wait({link.gone}, timeout=1.0)
 
-    async def originate(self, req: OriginateRequest) -> OriginateResult:
+    async def originate(self, req: OriginateRequest | BridgeRequest) -> OriginateResult:
         """Place one call and wait until Asterisk says how the dialling ended.
 
         Raises NotDialled, with nothing dialled, for an unsafe value, a link that is down, or an
@@ -153,7 +155,7 @@ class Ami:
         never written again: a lost link or a missing answer gives UNKNOWN.
         """
         try:
-            headers = originate_headers(req)
+            headers = bridge_headers(req) if isinstance(req, BridgeRequest) else originate_headers(req)
         except AmiError as exc:
             raise NotDialled(str(exc)) from exc
         attempt = req.attempt_id
@@ -168,9 +170,9 @@ class Ami:
         self._remember_originated(attempt)
         action, replied = link.send_headers(headers)
         replied.add_done_callback(lambda fut: self._on_action_reply(call, fut))
-        log.info("originate %s via %s (ring %gs)", attempt, mask_channel(req.channel),
-                 req.ring_timeout_s)
-        deadline = req.ring_timeout_s + self._settings.originate_margin_s
+        ring_s = req.agent_ring_s if isinstance(req, BridgeRequest) else req.ring_timeout_s
+        log.info("originate %s via %s (ring %gs)", attempt, mask_channel(headers["Channel"]), ring_s)
+        deadline = ring_s + self._settings.originate_margin_s
         try:
             event = await asyncio.wait_for(call.reply, deadline)
         except AmiError:

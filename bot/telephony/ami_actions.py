@@ -161,3 +161,43 @@ def member_interface(template: str, agent: str) -> str:
     if not MEMBER_INTERFACE.fullmatch(interface):
         raise AmiError(f"queue member interface from template {loggable(template)[:60]!r} refused")
     return interface
+
+
+_DIAL_TARGET = re.compile(r"[A-Za-z0-9]+/[A-Za-z0-9._@+/-]{1,120}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BridgeRequest:
+    """A collector's call: ring ``agent_channel`` first; when the agent answers, Asterisk dials
+    ``customer_channel`` (a dial string built from an E.164 number) and bridges the two."""
+
+    attempt_id: str
+    agent_channel: str
+    customer_channel: str
+    agent_ring_s: float
+    customer_ring_s: float
+    caller_id: str = ""
+
+
+def bridge_headers(req: BridgeRequest) -> dict[str, str]:
+    """``Action: Originate`` with the fixed application Dial; the dial strings may hold no
+    separator (``,`` ``&`` ``|``), so nothing can add a Dial option or a second target."""
+    for name, value in (("agent channel", req.agent_channel), ("customer channel", req.customer_channel)):
+        check_value(name, value)
+        if not _DIAL_TARGET.fullmatch(value):
+            raise AmiError(f"{name} {mask_channel(value)[:60]!r} is not one plain dial string; nothing sent")
+    for name, seconds in (("agent ring", req.agent_ring_s), ("customer ring", req.customer_ring_s)):
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= 300:
+            raise AmiError(f"{name} timeout must be 1-300 seconds")
+    headers = {
+        "Action": "Originate",
+        "ChannelId": check_attempt_id(req.attempt_id),
+        "Channel": req.agent_channel,
+        "Application": "Dial",
+        "Data": f"{req.customer_channel},{max(1, round(req.customer_ring_s))}",
+        "Timeout": str(max(1, round(req.agent_ring_s * 1000))),
+        "Async": "true",
+    }
+    if check_value("caller id", req.caller_id, required=False):
+        headers["CallerID"] = req.caller_id
+    return headers

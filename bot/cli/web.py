@@ -35,11 +35,13 @@ def serve(ctx: typer.Context,
 
     from bot.store.repo import open_store
     from bot.web.app import create_app
+    from bot.web.routes_preview import PreviewDialer
 
     settings = _settings()
     web = settings.web
     with open_store(settings.database.url) as store:
         app = create_app(web, store)
+        app.state.preview = PreviewDialer(settings)  # Call on /preview: AMI, dial template, gate
         bind_host, bind_port = host or web.host, web.port if port is None else port
         print(f"collbot desk on http://{bind_host}:{bind_port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
         config = uvicorn.Config(app, host=bind_host, port=bind_port, log_level="warning", access_log=False,

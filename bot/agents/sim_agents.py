@@ -9,12 +9,13 @@ wrapped up with a scripted disposition, as a person at the desk does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -27,6 +28,7 @@ from bot.yamlfile import load_yaml, validate
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 SIM_AGENT_INTERFACE = "Local/{agent}@collbot-sim-agents/n"
 AgentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 
@@ -158,3 +160,20 @@ async def run_sim_agents(settings: Settings, path: Path, *, seconds: float = 0.0
     finally:
         store.close()
     return agents
+
+
+async def with_sim_agents(settings: Settings, path: Path, work: Awaitable[T]) -> T:
+    """Run ``work`` (e.g. the demo's calls) while the simulated agents are at their desks."""
+    ready = asyncio.Event()
+    agents = asyncio.create_task(run_sim_agents(settings, path, ready=lambda _: ready.set()))
+    waiting = asyncio.create_task(ready.wait())
+    await asyncio.wait({agents, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    if agents.done():
+        waiting.cancel()
+        agents.result()  # raises why they could not start
+    try:
+        return await work
+    finally:
+        agents.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await agents

@@ -11,6 +11,7 @@ import contextvars
 import datetime as dt
 import functools
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -92,7 +93,7 @@ class Controller:
         self.agi = AgiServer(settings.agi, self._on_agi)
         self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="collbot-store")
         self._calls: dict[str, _LiveCall] = {}
-        self.transfers: list[TransferResult] = []  # every transfer's result (ring time), for the bench
+        self.transfers: deque[TransferResult] = deque(maxlen=1000)  # the latest transfers (ring times), for the bench
 
     async def __aenter__(self) -> Controller:
         await self.recognizer.load()
@@ -168,9 +169,10 @@ class Controller:
         report = CallReport(attempt_id, live.debtor.id, res.result, res.cause)
         if res.result is CallResult.ANSWERED:
             outcome = await self._await_dialogue(live)
+            ended: tuple[int | None, str] | None = None
             if outcome.outcome is Outcome.TRANSFER_REQUESTED and outcome.detail.get("action") == "transfer":
-                outcome = await self._transfer(attempt_id, live, outcome, queue_events)
-            ended = await self.ami.wait_hangup(attempt_id, 5.0)
+                outcome, ended = await self._transfer(attempt_id, live, outcome, queue_events)
+            ended = ended or await self.ami.wait_hangup(attempt_id, 5.0)
             report.cause = ended[0] if ended else None
             report.outcome, report.detail = outcome.outcome, outcome.detail
         await self.db(self.store.finish_attempt, attempt_id, report.outcome, report.detail, report.cause)
@@ -180,7 +182,7 @@ class Controller:
         return report
 
     async def _transfer(self, attempt_id: str, live: _LiveCall, outcome: CallOutcome,
-                        queue_events: asyncio.Queue[QueueEvent]) -> CallOutcome:
+                        queue_events: asyncio.Queue[QueueEvent]) -> tuple[CallOutcome, tuple[int | None, str] | None]:
         """The customer is in the collectors' queue: pop the agent who answers, or record the
         callback offer; the attempt ends when the call does."""
         hangup = asyncio.ensure_future(self.ami.wait_hangup(attempt_id, MAX_CALL_S))
@@ -194,9 +196,10 @@ class Controller:
         finally:
             if not hangup.done():
                 hangup.cancel()
+        ended = hangup.result() if hangup.done() and not hangup.cancelled() else None
         detail = {**outcome.detail, **result.detail}
         log.info("attempt %s: transfer %s", attempt_id, detail.get("transfer"))
-        return CallOutcome(result.outcome, detail, outcome.hangup_by, outcome.path, outcome.slots)
+        return CallOutcome(result.outcome, detail, outcome.hangup_by, outcome.path, outcome.slots), ended
 
     async def _on_callback(self, session: AgiSession, attempt_id: str, live: _LiveCall) -> None:
         """The queue gave up on a transferred customer: the robot offers a callback."""

@@ -44,7 +44,8 @@ class TransferResult:
 
     outcome: Outcome
     detail: dict[str, object]
-    ringing_at: float | None = None  # loop time of the first AgentCalled
+    ringing_at: float | None = None  # epoch seconds of the first AgentCalled (the first agent's ring)
+    attempt_id: str = ""
     agent: str = ""
 
 
@@ -70,7 +71,7 @@ async def follow_transfer(*, attempt_id: str, store: Store, db: Db, events: asyn
     """Wait for the queue's verdict on a transferred call: an agent answered (their desk pops
     with the robot's summary), the callback offer ran, or the customer hung up waiting."""
     detail: dict[str, object] = {"action": "transfer"}
-    result = TransferResult(Outcome.TRANSFER_REQUESTED, detail)
+    result = TransferResult(Outcome.TRANSFER_REQUESTED, detail, attempt_id=attempt_id)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_s
     offered: set[str] = set()

@@ -7,6 +7,7 @@ agent by MemberName (the agent id given at QueueAdd). Pure bookkeeping, no I/O: 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 QUEUE_EVENTS = ("QueueCallerJoin", "AgentCalled", "AgentRingNoAnswer", "AgentConnect",
@@ -22,7 +23,7 @@ class QueueEvent:
     queue: str
     member: str = ""  # MemberName (the agent id), for Agent* events
     hold_s: float | None = None  # HoldTime of AgentConnect
-    at: float = 0.0  # loop time when it arrived
+    at: float = 0.0  # wall-clock time (epoch seconds) when it arrived
 
 
 class QueueWatch:
@@ -50,4 +51,4 @@ class QueueWatch:
         events.put_nowait(QueueEvent(
             kind=str(event.get("Event", "")), caller=caller, queue=str(event.get("Queue", "")),
             member=str(event.get("MemberName", "")), hold_s=hold_s,
-            at=asyncio.get_running_loop().time()))
+            at=time.time()))

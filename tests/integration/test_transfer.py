@@ -104,3 +104,23 @@ async def test_an_agent_who_lets_it_ring_past_the_max_wait_gives_the_callback_pa
     assert report.outcome is Outcome.CALLBACK, report.detail
     assert report.detail["transfer"] == "no_agent"
     assert not [e for e in store.desk_events_after("sim-park", 0) if e.kind == "screen_pop"]
+
+
+async def test_an_agent_whose_browser_closed_is_paused_in_the_queue_and_the_customer_gets_the_callback(
+        controller: Controller, debtors: dict[str, Debtor], store: Store, sandbox: Sandbox,
+        sandbox_settings: Settings, tmp_path: Path) -> None:
+    def member_line() -> str:
+        return next((line for line in members(sandbox, sandbox_settings).splitlines() if "sim-oh" in line), "")
+
+    async with sim_agents(sandbox_settings, tmp_path, "agents:\n  - id: sim-oh\n"):
+        assert member_line() and "paused" not in member_line()
+        # what the desk does once the agent's event stream has been gone for the grace period
+        store.set_agent_state("sim-oh", "paused", "disconnected")
+        for _ in range(40):
+            if "paused" in member_line():
+                break
+            await asyncio.sleep(0.25)
+        assert "paused" in member_line()
+        report = await controller.call(debtors[PRESSES_ONE])
+    assert report.outcome is Outcome.CALLBACK, report.detail
+    assert report.detail["transfer"] == "no_agent"

@@ -207,16 +207,20 @@ class Controller:
                              call_id=attempt_id, keys=self.ami.keys.watch(attempt_id),
                              replay_key=self.ami.replay_key)
         script = live.script.script
+
+        def chosen(choice: dict[str, object]) -> None:
+            if not live.callback.done():
+                live.callback.set_result(choice)
+
         try:
-            chosen = await offer_callback(
+            await offer_callback(
                 channel, language=script.language, voice=script.voice or script.language,
-                now=dt.datetime.now(dt.UTC), after=dt.timedelta(hours=self.settings.queue.callback_after_h))
+                now=dt.datetime.now(dt.UTC), after=dt.timedelta(hours=self.settings.queue.callback_after_h),
+                chosen=chosen)
         except Hangup:
-            chosen = {"callback": "hung_up"}
+            chosen({"callback": "hung_up"})
         finally:
             self.ami.keys.forget(attempt_id)
-        if not live.callback.done():
-            live.callback.set_result(chosen)
 
     async def _store_contact_requests(self, attempt_id: str, debtor_id: str, detail: dict[str, object]) -> None:
         """Restrictions the customer asked for in the call, honoured from the next decision on."""

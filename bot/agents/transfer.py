@@ -50,19 +50,19 @@ class TransferResult:
 
 
 async def offer_callback(channel: Channel, *, language: str, voice: str, now: dt.datetime,
-                         after: dt.timedelta) -> dict[str, object]:
-    """The robot's short callback offer after the queue gave up: "press 1"; what the customer chose."""
+                         after: dt.timedelta, chosen: Callable[[dict[str, object]], None]) -> None:
+    """The robot's short callback offer after the queue gave up: "press 1". ``chosen`` gets the
+    customer's choice before the goodbye, so the hang-up that follows cannot overtake it."""
     lang = language if language in OFFER else "en"
     key = await channel.say(OFFER[lang], language=voice, dtmf=CALLBACK_KEY)
     if not key:
         heard = await channel.listen(ListenSpec(phrases=(), dtmf=CALLBACK_KEY, no_input_s=6.0))
         key = heard.digit
     accepted = key == CALLBACK_KEY
+    chosen({"callback": "requested", "callback_at": (now + after).isoformat(timespec="minutes")}
+           if accepted else {"callback": "declined"})
     await channel.say(TAKEN[lang] if accepted else NOT_TAKEN[lang], language=voice)
     await channel.hangup()
-    if not accepted:
-        return {"callback": "declined"}
-    return {"callback": "requested", "callback_at": (now + after).isoformat(timespec="minutes")}
 
 
 async def follow_transfer(*, attempt_id: str, store: Store, db: Db, events: asyncio.Queue[QueueEvent],

@@ -117,3 +117,66 @@ async def test_transfer_action_hands_over_instead_of_hanging_up() -> None:
     outcome = await ScriptRun(script, debtor, today=dt.date(2026, 1, 2), record=record).run(channel)
     assert outcome.outcome is Outcome.TRANSFER_REQUESTED
     assert channel.transferred and not channel.hung_up
+
+
+async def _direct(fn: Any, *args: Any) -> Any:
+    return fn(*args)
+
+
+def _event(kind: str, member: str = "", hold: float | None = None) -> Any:
+    from bot.telephony.queue_events import QueueEvent
+
+    return QueueEvent(kind=kind, caller="A1", queue="collbot-collectors", member=member, hold_s=hold, at=1.0)
+
+
+async def _follow(tmp_path: Path, events: list[Any], *, hung_up: bool = False,
+                  callback: dict[str, object] | None = None) -> tuple[Any, Any, str]:
+    import asyncio
+
+    from bot.agents.transfer import follow_transfer
+    from bot.store.repo import open_store
+    from tests.webutil import add_debtor, add_users, robot_call
+
+    store = open_store(f"sqlite:///{tmp_path / 't.db'}")
+    add_users(store, kim="agent")
+    add_debtor(store, "D1")
+    attempt = robot_call(store, "D1")
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    for event in events:
+        queue.put_nowait(event)
+    loop = asyncio.get_running_loop()
+    hangup, chosen = loop.create_future(), loop.create_future()
+    if hung_up:
+        hangup.set_result((16, "Normal Clearing"))
+    if callback is not None:
+        chosen.set_result(callback)
+    result = await follow_transfer(attempt_id=attempt, store=store, db=_direct, events=queue, hangup=hangup,
+                                   callback=chosen, reason="", max_s=5)
+    return result, store, attempt
+
+
+async def test_follow_transfer_pops_the_agent_who_answers(tmp_path: Path) -> None:
+    from bot.domain import Outcome
+
+    result, store, attempt = await _follow(tmp_path, [_event("QueueCallerJoin"), _event("AgentCalled", "kim"),
+                                                      _event("AgentConnect", "kim", 3.0)])
+    assert result.outcome is Outcome.TRANSFER_REQUESTED and result.agent == "kim" and result.ringing_at == 1.0
+    assert result.detail == {"action": "transfer", "transfer": "connected", "agent": "kim", "hold_s": 3.0}
+    pops = store.open_pops("kim")
+    assert [p.attempt_id for p in pops] == [attempt]
+    assert pops[0].data["outcome"] == "transfer_requested" and "상담원 연결" in pops[0].data["reason"]
+    assert [e.kind for e in store.desk_events_after("kim", 0)] == ["notice", "screen_pop"]
+    store.close()
+
+
+async def test_follow_transfer_records_the_callback_or_the_abandon(tmp_path: Path) -> None:
+    from bot.domain import Outcome
+
+    asked = {"callback": "requested", "callback_at": "2026-12-07T12:00+00:00"}
+    result, store, _ = await _follow(tmp_path, [], callback=asked, hung_up=True)  # the choice wins over the hang-up
+    assert result.outcome is Outcome.CALLBACK and result.detail["transfer"] == "no_agent"
+    assert not store.open_pops("kim")
+    store.close()
+    result, store, _ = await _follow(tmp_path / "x", [_event("AgentCalled", "kim")], hung_up=True)
+    assert result.outcome is Outcome.TRANSFER_REQUESTED and result.detail["transfer"] == "abandoned"
+    store.close()

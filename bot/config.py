@@ -263,6 +263,29 @@ class AllocationSettings(_Section):
         return value
 
 
+class QueueSettings(_Section):
+    name: str = Field("collbot-collectors", pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="The collectors' app_queue queue (asterisk_conf/queues/collbot-queues.conf).")
+    member_interface: str = Field("PJSIP/{agent}", description=(
+        "An agent's device as a queue member; {agent} is the agent id (the desk login)."))
+    max_wait_s: int = Field(60, ge=5, le=3600, description=(
+        "A transferred customer waits this long for an agent before being offered a callback "
+        "(written to the dialplan global COLLBOT_QUEUE_MAX_WAIT by the sandbox)."))
+    callback_after_h: float = Field(2.0, gt=0, le=168, description=(
+        "A callback the customer asks for while waiting is due this many hours later."))
+    sync_interval_s: float = Field(1.0, gt=0, le=60, description=(
+        "How often desk states are applied to queue membership (QueueAdd/QueuePause/QueueRemove)."))
+
+
+class PreviewSettings(_Section):
+    pack: str = Field("default", description=(
+        "Compliance rule pack for collectors' preview calls (the same gate as the robot's: window, caps, "
+        "suppressions, the debtor's contact requests)."))
+    default_timezone: str = Field("", description="Zone for numbers whose zone cannot be inferred; empty: refuse.")
+    agent_ring_s: float = Field(20.0, gt=0, le=120, description="How long the agent's own phone rings first.")
+    customer_ring_s: float = Field(25.0, gt=0, le=120, description="How long the customer's phone then rings.")
+
+
 class Settings(_Section):
     """The whole configuration of one collbot process."""
 
@@ -289,6 +312,10 @@ class Settings(_Section):
                                              description="The AudioSocket server (call.transport: audiosocket).")
     turns: TurnSettings = Field(default_factory=TurnSettings,
                                 description="Turn taking on the audiosocket path: voice activity, barge-in, echo.")
+    queue: QueueSettings = Field(default_factory=QueueSettings,
+        description="The collectors' queue: warm transfer, hold, callback offer.")
+    preview: PreviewSettings = Field(default_factory=PreviewSettings,
+        description="Preview dialing by collectors from the desk.")
 
     def asterisk_root(self) -> Path:
         """Host path of Asterisk's filesystem: the configured root or the sandbox's."""

@@ -11,6 +11,7 @@ import contextvars
 import datetime as dt
 import functools
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from phonenumbers import timezone as phone_tz
 
+from bot.agents.transfer import TransferResult, follow_transfer, offer_callback
 from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.dialogue.session import CallOutcome, ScriptRun
@@ -40,6 +42,7 @@ from bot.telephony.audiosocket import AudioSocketConnection, AudioSocketServer
 from bot.telephony.audiosocket_channel import AudioSocketChannel, turn_config
 from bot.telephony.audiosocket_protocol import call_uuid
 from bot.telephony.channel import Channel, Hangup
+from bot.telephony.queue_events import QueueEvent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,6 +71,9 @@ class _LiveCall:
     script: CompiledScript
     synth: Synthesizer  # prompts at the rate of this call's script
     recognizer: Recognizer | None = None  # the model of this call's script (None: the controller's)
+    # What the customer chose at the callback offer after a transfer no agent took.
+    callback: asyncio.Future[dict[str, object]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 def local_today(e164: str, now: dt.datetime | None = None) -> dt.date:
@@ -99,6 +105,7 @@ class Controller:
             write_timeout_s=sock.write_timeout_s, allow_remote=sock.allow_remote) if self.streaming else None
         self._vad_pool = ThreadPoolExecutor(settings.turns.vad_workers, thread_name_prefix="vad")
         self._by_uuid: dict[str, str] = {}  # AudioSocket UUID -> attempt id of the calls in flight
+        self.transfers: deque[TransferResult] = deque(maxlen=1000)  # the latest transfers (ring times), for the bench
 
     async def __aenter__(self) -> Controller:
         await self.recognizer.load()
@@ -164,7 +171,8 @@ class Controller:
             ATTEMPT.reset(token)
             del self._calls[attempt_id]
             self._by_uuid.pop(stream_id, None)
-            for fut in (live.started, live.done):
+            self.ami.queue.forget(attempt_id)
+            for fut in (live.started, live.done, live.callback):
                 fut.cancel()
 
     async def _place(self, attempt_id: str, dial: str, live: _LiveCall, ring_timeout_s: float | None,
@@ -173,6 +181,7 @@ class Controller:
         await self.db(self.store.mark_dialing, attempt_id)
         log.info("dialing %s (attempt %s)", mask(live.debtor.phone), attempt_id)
         ORIGINATES.inc()
+        queue_events = self.ami.queue.watch(attempt_id)  # before the call can reach the queue
         try:
             res = await self.ami.originate(OriginateRequest(
                 attempt_id=attempt_id, channel=dial, context=cfg.context,
@@ -187,7 +196,10 @@ class Controller:
         report = CallReport(attempt_id, live.debtor.id, res.result, res.cause)
         if res.result is CallResult.ANSWERED:
             outcome = await self._await_dialogue(live)
-            ended = await self.ami.wait_hangup(attempt_id, 5.0)
+            ended: tuple[int | None, str] | None = None
+            if outcome.outcome is Outcome.TRANSFER_REQUESTED and outcome.detail.get("action") == "transfer":
+                outcome, ended = await self._transfer(attempt_id, live, outcome, queue_events)
+            ended = ended or await self.ami.wait_hangup(attempt_id, 5.0)
             report.cause = ended[0] if ended else None
             report.outcome, report.detail = outcome.outcome, outcome.detail
         await self.db(self.store.finish_attempt, attempt_id, report.outcome, report.detail, report.cause)
@@ -195,6 +207,47 @@ class Controller:
         log.info("attempt %s: %s %s", attempt_id, res.result.value,
                  report.outcome.value if report.outcome else "")
         return report
+
+    async def _transfer(self, attempt_id: str, live: _LiveCall, outcome: CallOutcome,
+                        queue_events: asyncio.Queue[QueueEvent]) -> tuple[CallOutcome, tuple[int | None, str] | None]:
+        """The customer is in the collectors' queue: pop the agent who answers, or record the
+        callback offer; the attempt ends when the call does."""
+        hangup = asyncio.ensure_future(self.ami.wait_hangup(attempt_id, MAX_CALL_S))
+        try:
+            result = await follow_transfer(
+                attempt_id=attempt_id, store=self.store, db=self.db, events=queue_events, hangup=hangup,
+                callback=live.callback, reason="", max_s=self.settings.queue.max_wait_s + MAX_CALL_S)
+            self.transfers.append(result)
+            if result.agent:  # bridged: the attempt stays open while they talk
+                await asyncio.wait({hangup}, timeout=MAX_CALL_S)
+        finally:
+            if not hangup.done():
+                hangup.cancel()
+        ended = hangup.result() if hangup.done() and not hangup.cancelled() else None
+        detail = {**outcome.detail, **result.detail}
+        log.info("attempt %s: transfer %s", attempt_id, detail.get("transfer"))
+        return CallOutcome(result.outcome, detail, outcome.hangup_by, outcome.path, outcome.slots), ended
+
+    async def _on_callback(self, session: AgiSession, attempt_id: str, live: _LiveCall) -> None:
+        """The queue gave up on a transferred customer: the robot offers a callback."""
+        channel = AgiChannel(session, settings=self.settings, synth=live.synth, recognizer=self.recognizer,
+                             call_id=attempt_id, keys=self.ami.keys.watch(attempt_id),
+                             replay_key=self.ami.replay_key)
+        script = live.script.script
+
+        def chosen(choice: dict[str, object]) -> None:
+            if not live.callback.done():
+                live.callback.set_result(choice)
+
+        try:
+            await offer_callback(
+                channel, language=script.language, voice=script.voice or script.language,
+                now=dt.datetime.now(dt.UTC), after=dt.timedelta(hours=self.settings.queue.callback_after_h),
+                chosen=chosen)
+        except Hangup:
+            chosen({"callback": "hung_up"})
+        finally:
+            self.ami.keys.forget(attempt_id)
 
     async def _store_contact_requests(self, attempt_id: str, debtor_id: str, detail: dict[str, object]) -> None:
         """Restrictions the customer asked for in the call, honoured from the next decision on."""
@@ -221,6 +274,10 @@ class Controller:
     async def _on_agi(self, session: AgiSession) -> None:
         attempt_id = session.env.get("agi_uniqueid", "")
         live = self._calls.get(attempt_id)
+        if live is not None and session.script == "callback" and live.done.done():
+            ATTEMPT.set(attempt_id)
+            await self._on_callback(session, attempt_id, live)
+            return
         if live is None or session.script != "call":
             await _refuse(session, attempt_id)
             return

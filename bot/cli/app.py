@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import calls, campaign, cases, intake, ops, results, sandbox, script, sim, web
+from bot.cli import calls, campaign, cases, intake, ops, queue, results, sandbox, script, sim, web
 from bot.cli.context import keep
 from bot.config import load_settings
 
@@ -42,3 +42,4 @@ app.add_typer(intake.payments_app, name="payments")
 cases.register(app)  # collbot cases ..., collbot agents ...
 app.add_typer(web.web_app, name="web")
 ops.register(app)  # collbot debtor ..., suppress ..., purge
+app.add_typer(queue.app, name="queue")

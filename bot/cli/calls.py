@@ -35,11 +35,13 @@ def call(ctx: typer.Context,
 def demo(ctx: typer.Context,
          personas: Annotated[Path, typer.Argument(help="Personas file.")] = Path("demo/personas.yaml"),
          script: ScriptOpt = DEFAULT_SCRIPT,
-         concurrency: Annotated[int, typer.Option(min=1, max=500)] = 10) -> None:
+         concurrency: Annotated[int, typer.Option(min=1, max=500)] = 10,
+         agents: Annotated[Path | None, typer.Option(help="Simulated agents YAML: transfers reach them.")]
+         = None) -> None:
     """Start the sandbox, load the demo customers, call them and show what happened."""
     started = time.monotonic()
     s = settings(ctx)
-    rows = bench(s, script, personas, concurrency)
+    rows = bench(s, script, personas, concurrency, agents)
     print_table(rows)
     out.print(f"database: {s.database.url}\nlogs: {s.log.file or 'var/collbot.log'}\n"
               f"recordings: {s.host_path(s.asterisk.spool_dir)}\n"
@@ -47,7 +49,8 @@ def demo(ctx: typer.Context,
     exit_on_mismatch(rows)
 
 
-def bench(settings: Settings, script: Path, personas: Path, concurrency: int) -> list[dict[str, str]]:
+def bench(settings: Settings, script: Path, personas: Path, concurrency: int,
+          agents: Path | None = None) -> list[dict[str, str]]:
     """Start the sandbox, load the personas and call them (`demo`, `script test`)."""
     from bot.commands import call_personas, compiled_script, load_personas
     from bot.telephony.sandbox import Sandbox
@@ -55,8 +58,12 @@ def bench(settings: Settings, script: Path, personas: Path, concurrency: int) ->
     compiled = compiled_script(settings, script)  # a broken script never calls anyone
     Sandbox(settings, progress=lambda m: err.print(f"[dim]{m}[/dim]")).up()
     asyncio.run(load_personas(settings, personas))
-    return asyncio.run(call_personas(settings, personas, script=compiled, concurrency=concurrency,
-                                     progress=_progress))
+    calls = call_personas(settings, personas, script=compiled, concurrency=concurrency, progress=_progress)
+    if agents is None:
+        return asyncio.run(calls)
+    from bot.agents.sim_agents import with_sim_agents
+
+    return asyncio.run(with_sim_agents(settings, agents, calls))
 
 
 def exit_on_mismatch(rows: list[dict[str, str]]) -> None:

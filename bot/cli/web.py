@@ -36,6 +36,7 @@ def serve(ctx: typer.Context,
 
     from bot.store.repo import open_store
     from bot.web.app import create_app
+    from bot.web.routes_preview import PreviewDialer
 
     settings = _settings()
     web = settings.web
@@ -43,6 +44,7 @@ def serve(ctx: typer.Context,
     sock = _listen(bind_host, bind_port)
     with sock, open_store(settings.database.url) as store:
         app = create_app(web, store, allocation=settings.allocation)
+        app.state.preview = PreviewDialer(settings)  # Call on /preview: AMI, dial template, gate
         shown = f"[{bind_host}]" if ":" in bind_host else bind_host
         print(f"collbot desk on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C stops it)", file=sys.stderr,
               flush=True)

@@ -85,6 +85,12 @@ class ScriptRun:
         machine.add_model(self, initial=self.script.start)
         try:
             result = await self._walk(channel)
+            transfer = getattr(channel, "transfer", None)
+            if result.detail.get("action") == "transfer" and transfer is not None:
+                # Someone asked for a person: the call goes on to the collectors' queue.
+                await transfer()
+                await self.record(DialogueEvent(EventKind.STATE, {"step": self.state, "transfer": "queue"}))
+                return result
             await channel.hangup()
             await self.record(DialogueEvent(EventKind.HANGUP, {"by": "robot"}))
             return result

@@ -317,6 +317,11 @@ class AgiChannel:
         with contextlib.suppress(Hangup):
             await self.session.command("HANGUP")
 
+    async def transfer(self) -> None:
+        """Mark the call for the queue; the dialplan goes on to it once this AGI session ends.
+        The variable and its value are fixed here: nothing heard or imported reaches them."""
+        await self.session.command("SET VARIABLE", "COLLBOT_NEXT", "queue")
+
     async def _digit(self, reply: AgiReply, verb: str) -> str:
         """The DTMF key in a STREAM FILE / RECORD FILE reply, '' if none.
 

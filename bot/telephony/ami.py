@@ -23,13 +23,16 @@ from bot.config import AmiSettings
 from bot.domain import CallResult
 from bot.errors import AmiError, NotDialled
 from bot.telephony.ami_actions import (
+    BridgeRequest,
     OriginateRequest,
+    bridge_headers,
     check_attempt_id,
     check_value,
     loggable,
     login_headers,
     mask_channel,
     originate_headers,
+    queue_member_headers,
 )
 from bot.telephony.ami_events import (
     OriginateResult,
@@ -40,6 +43,7 @@ from bot.telephony.ami_events import (
 )
 from bot.telephony.ami_link import LinkManager, LinkProtocol
 from bot.telephony.keys import DTMF_DIGITS, KeyWatch
+from bot.telephony.queue_events import QUEUE_EVENTS, QueueWatch
 
 __all__ = ["Ami", "OriginateRequest", "OriginateResult"]
 
@@ -95,6 +99,10 @@ class Ami:
         self.keys = KeyWatch()
         for name in ("DTMFEnd", "AGIExecStart", "AGIExecEnd"):
             self._manager.register_event(name, self._on_key_event)
+        # A transferred caller's wait in the collectors' queue (agent class events).
+        self.queue = QueueWatch()
+        for name in QUEUE_EVENTS:
+            self._manager.register_event(name, self._on_queue_event)
         self._link: LinkProtocol | None = None
         self._keeper: asyncio.Task[None] | None = None
         self._pending: dict[str, _Pending] = {}
@@ -139,7 +147,7 @@ class Ami:
             link.abort()
             await asyncio.wait({link.gone}, timeout=1.0)
 
-    async def originate(self, req: OriginateRequest) -> OriginateResult:
+    async def originate(self, req: OriginateRequest | BridgeRequest) -> OriginateResult:
         """Place one call and wait until Asterisk says how the dialling ended.
 
         Raises NotDialled, with nothing dialled, for an unsafe value, a link that is down, or an
@@ -147,7 +155,7 @@ class Ami:
         never written again: a lost link or a missing answer gives UNKNOWN.
         """
         try:
-            headers = originate_headers(req)
+            headers = bridge_headers(req) if isinstance(req, BridgeRequest) else originate_headers(req)
         except AmiError as exc:
             raise NotDialled(str(exc)) from exc
         attempt = req.attempt_id
@@ -162,9 +170,9 @@ class Ami:
         self._remember_originated(attempt)
         action, replied = link.send_headers(headers)
         replied.add_done_callback(lambda fut: self._on_action_reply(call, fut))
-        log.info("originate %s via %s (ring %gs)", attempt, mask_channel(req.channel),
-                 req.ring_timeout_s)
-        deadline = req.ring_timeout_s + self._settings.originate_margin_s
+        ring_s = req.agent_ring_s if isinstance(req, BridgeRequest) else req.ring_timeout_s
+        log.info("originate %s via %s (ring %gs)", attempt, mask_channel(headers["Channel"]), ring_s)
+        deadline = ring_s + self._settings.originate_margin_s
         try:
             event = await asyncio.wait_for(call.reply, deadline)
         except AmiError:
@@ -214,6 +222,14 @@ class Ami:
         if not succeeded(reply.get("Response")):
             log.warning("PlayDTMF on the robot's channel failed: %s", reply.get("Message", ""))
 
+    async def queue_member(self, action: str, *, queue: str, interface: str, member: str = "",
+                           paused: bool | None = None, reason: str = "") -> tuple[bool, str]:
+        """QueueAdd / QueueRemove / QueuePause one member; (succeeded, Asterisk's message)."""
+        headers = queue_member_headers(action, queue=queue, interface=interface, member=member,
+                                       paused=paused, reason=reason)
+        reply = await self._ask(headers, as_list=False)
+        return succeeded(reply.get("Response")), loggable(str(reply.get("Message", "")))[:120]
+
     async def check_privileges(self) -> list[str]:
         """Warnings if this AMI account can do more than originate calls and read call events.
 
@@ -252,7 +268,7 @@ class Ami:
                 protocol = await self._manager.open(self._settings.host, self._settings.port)
                 # Events: OriginateResponse and Hangup; DTMFEnd and AGIExecStart/End for lost keys
                 reply = await self._answer(protocol, login_headers(
-                    self._settings.username, self._settings.secret, "call,dtmf,agi"))
+                    self._settings.username, self._settings.secret, "call,dtmf,agi,agent"))
         except TimeoutError as exc:
             _abort(protocol)
             raise AmiError(f"AMI at {self._where} did not complete login within {timeout:g}s"
@@ -381,6 +397,9 @@ class Ami:
 
     def _on_key_event(self, _manager: object, event: Message) -> None:
         self.keys.on_event(event)
+
+    def _on_queue_event(self, _manager: object, event: Message) -> None:
+        self.queue.on_event(event)
 
     def _watch_hangup(self, attempt_id: str) -> asyncio.Future[HangupCause]:
         hangup = self._hangups.get(attempt_id)

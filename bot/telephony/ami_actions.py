@@ -118,3 +118,86 @@ def loggable(text: str) -> str:
 def mask_channel(channel: str) -> str:
     """A dial string for logs: ``PJSIP/+821012345678@trunk`` gives ``PJSIP/+**********78@trunk``."""
     return loggable(channel)
+
+
+QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MEMBER_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+"""A queue member's name: the agent id, which is the desk login (same alphabet)."""
+MEMBER_INTERFACE = re.compile(r"(?:PJSIP|SIP|IAX2|Local)/[A-Za-z0-9._@+-]{1,96}(?:/n)?")
+"""A member's device: a technology, a plain endpoint name, and for Local channels ``/n``."""
+QUEUE_ACTIONS = ("QueueAdd", "QueueRemove", "QueuePause")
+
+
+def queue_member_headers(action: str, *, queue: str, interface: str, member: str = "",
+                         paused: bool | None = None, reason: str = "") -> dict[str, str]:
+    """The headers of QueueAdd / QueueRemove / QueuePause for one member, every value checked:
+    the queue, interface and member name against fixed alphabets, a pause reason for controls."""
+    if action not in QUEUE_ACTIONS:
+        raise AmiError(f"AMI action {action!r} is not a queue member action; nothing sent")
+    if not isinstance(queue, str) or not QUEUE_NAME.fullmatch(queue):
+        raise AmiError(f"queue name must match {QUEUE_NAME.pattern}; nothing sent")
+    if not isinstance(interface, str) or not MEMBER_INTERFACE.fullmatch(interface):
+        raise AmiError(f"queue member interface {loggable(str(interface))[:80]!r} refused; nothing sent")
+    headers = {"Action": action, "Queue": queue, "Interface": interface}
+    if action == "QueueAdd":
+        if not MEMBER_NAME.fullmatch(member):
+            raise AmiError(f"queue member name must match {MEMBER_NAME.pattern}; nothing sent")
+        headers["MemberName"] = member
+        headers["Paused"] = "true" if paused else "false"
+    elif action == "QueuePause":
+        if paused is None:
+            raise AmiError("QueuePause needs paused true or false; nothing sent")
+        headers["Paused"] = "true" if paused else "false"
+        if reason:
+            headers["Reason"] = check_value("pause reason", reason[:64], required=False)
+    return headers
+
+
+def member_interface(template: str, agent: str) -> str:
+    """The device of ``agent`` from ``template`` (``PJSIP/{agent}``), refused unless both are safe."""
+    if not MEMBER_NAME.fullmatch(agent):
+        raise AmiError(f"agent id must match {MEMBER_NAME.pattern}")
+    interface = template.replace("{agent}", agent)
+    if not MEMBER_INTERFACE.fullmatch(interface):
+        raise AmiError(f"queue member interface from template {loggable(template)[:60]!r} refused")
+    return interface
+
+
+_DIAL_TARGET = re.compile(r"[A-Za-z0-9]+/[A-Za-z0-9._@+/-]{1,120}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BridgeRequest:
+    """A collector's call: ring ``agent_channel`` first; when the agent answers, Asterisk dials
+    ``customer_channel`` (a dial string built from an E.164 number) and bridges the two."""
+
+    attempt_id: str
+    agent_channel: str
+    customer_channel: str
+    agent_ring_s: float
+    customer_ring_s: float
+    caller_id: str = ""
+
+
+def bridge_headers(req: BridgeRequest) -> dict[str, str]:
+    """``Action: Originate`` with the fixed application Dial; the dial strings may hold no
+    separator (``,`` ``&`` ``|``), so nothing can add a Dial option or a second target."""
+    for name, value in (("agent channel", req.agent_channel), ("customer channel", req.customer_channel)):
+        check_value(name, value)
+        if not _DIAL_TARGET.fullmatch(value):
+            raise AmiError(f"{name} {mask_channel(value)[:60]!r} is not one plain dial string; nothing sent")
+    for name, seconds in (("agent ring", req.agent_ring_s), ("customer ring", req.customer_ring_s)):
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= 300:
+            raise AmiError(f"{name} timeout must be 1-300 seconds")
+    headers = {
+        "Action": "Originate",
+        "ChannelId": check_attempt_id(req.attempt_id),
+        "Channel": req.agent_channel,
+        "Application": "Dial",
+        "Data": f"{req.customer_channel},{max(1, round(req.customer_ring_s))}",
+        "Timeout": str(max(1, round(req.agent_ring_s * 1000))),
+        "Async": "true",
+    }
+    if check_value("caller id", req.caller_id, required=False):
+        headers["CallerID"] = req.caller_id
+    return headers

@@ -22,7 +22,7 @@ from panoramisk.manager import Manager
 from bot.telephony.ami_actions import check_headers, loggable
 
 NEVER_REPLAYED = ("login", "logoff", "ping", "originate", "command", "getconfig", "coreshowchannels",
-                  "hangup", "playdtmf")
+                  "hangup", "playdtmf", "queueadd", "queueremove", "queuepause")
 """Lower-case names of every action collbot sends: none is ever re-sent after a reconnect."""
 
 _SECRET = re.compile(r"""(secret['"]?\s*[:=]\s*['"]?)[^'"\s,}]+""", re.IGNORECASE)

@@ -61,6 +61,17 @@ class Channel(Protocol):
         ...
 
 
+class Transferable(Protocol):
+    """A channel that can hand its live call to the collectors' queue instead of hanging up.
+
+    Optional: a channel without ``transfer`` hangs up as before (the outcome still says who asked).
+    """
+
+    async def transfer(self) -> None:
+        """Leave the call to the dialplan's queue when this session ends; never hang up."""
+        ...
+
+
 class TextChannel:
     """An in-memory channel: replies come from a list; what the robot says is kept in ``said``."""
 
@@ -68,6 +79,7 @@ class TextChannel:
         self._replies = list(replies)
         self.said: list[str] = []
         self.hung_up = False
+        self.transferred = False
 
     async def prepare(self, text: str, *, language: str) -> None:
         return None
@@ -101,3 +113,8 @@ class TextChannel:
 
     async def hangup(self) -> None:
         self.hung_up = True
+
+    async def transfer(self) -> None:
+        if self.hung_up:
+            raise Hangup("robot")
+        self.transferred = True

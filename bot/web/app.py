@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.config import AllocationSettings, WebSettings
 from bot.errors import ConfigError
 from bot.store.repo import Store
-from bot.web import routes_alloc, routes_auth, routes_cases, routes_desk, routes_team
+from bot.web import routes_alloc, routes_auth, routes_cases, routes_desk, routes_preview, routes_team
 from bot.web.auth import Denied, LoginLimiter, Tokens
 from bot.web.context import HERE, CaseSource, StoreCases, WebContext
 from bot.web.live import Desk
@@ -35,9 +35,10 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
 ]
 # Later features (allocation, the dashboard, QA) add their routes and menu entries here.
-EXTRA_ROUTES: list[Callable[[], list[object]]] = []
+EXTRA_ROUTES: list[Callable[[], list[object]]] = [routes_preview.routes]
 EXTRA_NAV: list[tuple[str, str, tuple[str, ...]]] = [  # (path, label, roles that see it)
     ("/allocate", "Allocate", ("supervisor", "admin")),
+    ("/preview", "Next case", ("agent",)),
 ]
 
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 async def test_a_female_voice_on_a_noisy_g711_line_is_understood(controller: Controller, debtors: dict[str, Debtor],
                                                              personas: PersonasFile, store: Store) -> None:
-    [persona] = [p for p in personas.personas if p.number == "+821055550141"]
+    [persona] = [p for p in personas.personas if p.number == "+821055550151"]
     assert (persona.voice, persona.noise_db, persona.line) == ("ko+f2", 20, "g711")
     debtor = debtors[persona.number]
     report = await controller.call(debtor)

@@ -25,7 +25,7 @@ async def test_login_succeeds_and_subscribes_to_call_key_and_agi_events_only(pee
     login = peer.actions[0]
     assert login["Action"] == "Login"
     assert login["Username"] == "collbot"
-    assert login["Events"] == "call,dtmf,agi"  # calls; keys and AGI commands for lost keys
+    assert login["Events"] == "call,dtmf,agi,agent"  # calls; keys and AGI commands for lost keys; queue
     assert peer.logins == 1
 
 

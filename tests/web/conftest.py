@@ -3,6 +3,7 @@ headless Chromium through Playwright (no browser download: /usr/bin/chromium).""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -47,7 +48,17 @@ def _free_port() -> int:
 
 @pytest.fixture
 def desk_server(tmp_path: Path) -> Iterator[DeskServer]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COLLBOT__")}
+    with serve_desk(tmp_path) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serve_desk(tmp_path: Path, *, keep_env: tuple[str, ...] = (), extra_env: dict[str, str] | None = None,
+               ) -> Iterator[DeskServer]:
+    """`collbot web` on a free port with its own database; ``keep_env``: COLLBOT__ variables of this
+    process it keeps (e.g. a sandbox's AMI port), ``extra_env``: more settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COLLBOT__") or k.startswith(keep_env)}
+    env.update(extra_env or {})
     database = f"sqlite:///{tmp_path / 'desk.db'}"
     env.update({"COLLBOT__DATABASE__URL": database, "COLLBOT__LOG__FILE": str(tmp_path / "collbot.log"),
                 "COLLBOT__WEB__SECRET_KEY_FILE": str(tmp_path / "web.key"),

@@ -195,8 +195,16 @@ class CampaignRunner:
         if self._halted() or self._cut_off or not all(
                 self.store.round_finished(self.c.campaign, r.name) for r in self.c.rounds):
             return
-        await self._run_round(None)  # follow-ups of interrupted calls that no round took
-        if not self._halted() and not self.store.follow_ups(self.c.campaign):
+        while True:
+            await self._run_round(None)  # follow-ups that no round took
+            if self._halted() or self._cut_off:
+                return
+            if not self.store.in_flight(self.c.campaign, keep=() if self.controller is None else [self.controller]):
+                break
+            # Another controller still has calls (or left some until its lease expires): what
+            # follows them may be ours to make.
+            await self._until(self.clock() + dt.timedelta(seconds=1))
+        if not self.store.follow_ups(self.c.campaign):
             self.store.set_campaign_status(self.c.campaign, "finished")
             self.progress.finished = True
 

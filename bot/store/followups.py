@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.domain import CallResult
 from bot.errors import StoreError
-from bot.store.ledger import CampaignAttemptRow
+from bot.store.ledger import CampaignAttemptRow, insert_ignore
 from bot.store.models import AttemptRow, Base
 from bot.store.records import AttemptState, FollowUp, Past
 from bot.store.types import UTCDateTime
@@ -100,16 +100,14 @@ class FollowUpsMixin:
         """Store what is planned after ``origin_attempt_id`` (``due_at`` None: nothing, and why).
         Idempotent: a second plan for the same origin and reason returns the first."""
         with self._tx(f"plan a follow-up of attempt {origin_attempt_id}") as s:
+            now = self._clock()  # another controller may plan the same one at once: the first stays
+            insert_ignore(s, FollowUpRow, dict(
+                campaign=campaign, round=round, debtor_id=debtor_id, phone=phone, due_at=due_at, reason=reason,
+                origin_attempt_id=origin_attempt_id, state=PENDING if due_at is not None else NONE,
+                attempt_id=None, note=note, created_at=now, updated_at=now))
             row = s.scalar(select(FollowUpRow).where(FollowUpRow.origin_attempt_id == origin_attempt_id,
                                                      FollowUpRow.reason == reason))
-            if row is None:
-                now = self._clock()
-                row = FollowUpRow(campaign=campaign, round=round, debtor_id=debtor_id, phone=phone, due_at=due_at,
-                                  reason=reason, origin_attempt_id=origin_attempt_id,
-                                  state=PENDING if due_at is not None else NONE, attempt_id=None, note=note,
-                                  created_at=now, updated_at=now)
-                s.add(row)
-                s.flush()
+            assert row is not None
             return _record(row)
 
     def follow_ups(self, campaign: str, *, states: Sequence[str] = (PENDING,), reason_prefix: str = "",

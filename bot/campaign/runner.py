@@ -119,6 +119,7 @@ class CampaignRunner:
         self._hold_until: dt.datetime | None = None
         self._hold_s = 0.0
         self._debtors: dict[str, Debtor] = {}
+        self._seen: set[int] = set()
         # Several controllers (PostgreSQL): each stamps its attempts and renews its lease; on start
         # it reconciles its own leftovers and those of expired leases, later only expired ones.
         # ``exclusive`` (SQLite's single writer): nobody else can be alive, reconcile everything.
@@ -278,12 +279,22 @@ class CampaignRunner:
         for debtor in (self._pool(rnd) if rnd is not None else []):
             self._debtors[debtor.id] = debtor
             due.append(_Due(now, debtor.id))
-        seen: set[int] = set()
+        seen = self._seen = set()  # follow-ups queued in this phase
         self._refresh(rnd, due, seen)
         heapq.heapify(due)
         tasks: set[asyncio.Task[None]] = set()
         refreshed = asyncio.get_running_loop().time()
-        while (due or tasks) and not self._halted():
+        while not self._halted():
+            if not due and not tasks:
+                # Our part is done; the round is not, while another controller still has calls in
+                # it or follow-ups of it are pending: wait for them, and take what falls to us.
+                if rnd is None or not self.store.round_busy(self.c.campaign, rnd.name, until=self._schedule_end(),
+                                                            known=seen):
+                    break
+                self._refresh(rnd, due, seen)
+                if not due:
+                    await asyncio.sleep(0.5)
+                continue
             if asyncio.get_running_loop().time() - refreshed >= REFRESH_S:
                 refreshed = asyncio.get_running_loop().time()
                 self._refresh(rnd, due, seen)
@@ -483,7 +494,8 @@ class CampaignRunner:
 
     def _follow_interrupted(self, due: list[_Due]) -> None:
         for planned in plan_interrupted(self.store, self.c, now=self.clock()):
-            if planned.due_at is not None and planned.due_at <= self._schedule_end():
+            if planned.due_at is not None and planned.due_at <= self._schedule_end() and planned.id not in self._seen:
+                self._seen.add(planned.id)
                 heapq.heappush(due, _Due(planned.due_at, planned.debtor_id, planned))
 
     def _later(self, item: _Due, not_before: dt.datetime | None, due: list[_Due]) -> None:
@@ -503,7 +515,8 @@ class CampaignRunner:
         planned = self.store.plan_follow_up(
             self.c.campaign, debtor_id=debtor.id, phone=debtor.phone, reason=f"{RETRY_PREFIX}{result.value}",
             origin_attempt_id=attempt_id, due_at=when, round=rnd.name, note="retry policy")
-        if when <= self._schedule_end():
+        if when <= self._schedule_end() and planned.id not in self._seen:
+            self._seen.add(planned.id)
             heapq.heappush(due, _Due(when, debtor.id, planned))
 
     async def _paced(self) -> None:

@@ -8,7 +8,7 @@ back when that claim is released, so a restart neither loses nor repeats one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, or_, select, update
@@ -145,6 +145,22 @@ class FollowUpsMixin:
                 FollowUpRow.due_at > due_after)
                 .values(state=DROPPED, note=note, updated_at=self._clock()))
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def round_busy(self, campaign: str, round: str, *, until: dt.datetime, known: Collection[int]) -> bool:
+        """Does any controller still have calls in flight in ``round``, or is a follow-up of it
+        (not among ``known``) pending and due by ``until``? Then the round has not ended."""
+        with self._tx(f"read whether round {round!r} has work left") as s:
+            flying = s.scalar(
+                select(AttemptRow.id).join(CampaignAttemptRow, CampaignAttemptRow.attempt_id == AttemptRow.id)
+                .where(CampaignAttemptRow.campaign == campaign, CampaignAttemptRow.round == round,
+                       AttemptRow.state.in_([AttemptState.QUEUED.value, AttemptState.DIALING.value,
+                                             AttemptState.ANSWERED.value])).limit(1))
+            if flying is not None:
+                return True
+            pending = s.scalars(select(FollowUpRow.id).where(
+                FollowUpRow.campaign == campaign, FollowUpRow.round == round, FollowUpRow.state == PENDING,
+                FollowUpRow.due_at <= until))
+            return any(i not in known for i in pending)
 
     def interrupted_attempts(self, campaign: str) -> list[tuple[str, str, str, dt.datetime]]:
         """(attempt id, debtor id, phone, when it ended) of the campaign's attempts cut short:

@@ -91,7 +91,7 @@ def test_three_controllers_one_killed_hold_the_policy_and_account_for_every_debt
             assert procs["c2"].poll() is None and time.monotonic() < deadline, "c2 never dialled"
             time.sleep(0.1)
         procs["c2"].send_signal(signal.SIGKILL)
-        procs["c2"].wait()
+        procs["c2"].communicate()
         left = c2_in_flight()
         outputs = {}
         for name in ("c1", "c3"):

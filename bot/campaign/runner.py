@@ -200,7 +200,7 @@ class CampaignRunner:
             await self._run_round(None)  # follow-ups that no round took
             if self._halted() or self._cut_off:
                 return
-            if not self.store.in_flight(self.c.campaign, keep=() if self.controller is None else [self.controller]):
+            if not self.store.busy_elsewhere(self.c.campaign, me=self.controller):
                 break
             # Another controller still has calls (or left some until its lease expires): what
             # follows them may be ours to make.
@@ -288,8 +288,8 @@ class CampaignRunner:
             if not due and not tasks:
                 # Our part is done; the round is not, while another controller still has calls in
                 # it or follow-ups of it are pending: wait for them, and take what falls to us.
-                if rnd is None or not self.store.round_busy(self.c.campaign, rnd.name, until=self._schedule_end(),
-                                                            known=seen):
+                if rnd is None or not self.store.busy_elsewhere(
+                        self.c.campaign, me=self.controller, round=rnd.name, until=self._schedule_end(), known=seen):
                     break
                 self._refresh(rnd, due, seen)
                 if not due:

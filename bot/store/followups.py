@@ -146,17 +146,25 @@ class FollowUpsMixin:
                 .values(state=DROPPED, note=note, updated_at=self._clock()))
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    def round_busy(self, campaign: str, round: str, *, until: dt.datetime, known: Collection[int]) -> bool:
-        """Does any controller still have calls in flight in ``round``, or is a follow-up of it
-        (not among ``known``) pending and due by ``until``? Then the round has not ended."""
-        with self._tx(f"read whether round {round!r} has work left") as s:
-            flying = s.scalar(
-                select(AttemptRow.id).join(CampaignAttemptRow, CampaignAttemptRow.attempt_id == AttemptRow.id)
-                .where(CampaignAttemptRow.campaign == campaign, CampaignAttemptRow.round == round,
-                       AttemptRow.state.in_([AttemptState.QUEUED.value, AttemptState.DIALING.value,
-                                             AttemptState.ANSWERED.value])).limit(1))
-            if flying is not None:
+    def busy_elsewhere(self, campaign: str, *, me: str | None, round: str | None = None,
+                       until: dt.datetime | None = None, known: Collection[int] = ()) -> bool:
+        """Does another controller still have calls of the campaign (of ``round``) in flight, or
+        is a follow-up of ``round`` not among ``known`` pending and due by ``until``? Then the
+        round (or the campaign) has not ended. This controller's own calls never count: when
+        it asks, its own are done."""
+        with self._tx(f"read whether campaign {campaign!r} has work elsewhere") as s:
+            query = (select(AttemptRow.id).join(CampaignAttemptRow, CampaignAttemptRow.attempt_id == AttemptRow.id)
+                     .where(CampaignAttemptRow.campaign == campaign, AttemptRow.controller.is_not(None),
+                            AttemptRow.state.in_([AttemptState.QUEUED.value, AttemptState.DIALING.value,
+                                                  AttemptState.ANSWERED.value])))
+            if me is not None:
+                query = query.where(AttemptRow.controller != me)
+            if round is not None:
+                query = query.where(CampaignAttemptRow.round == round)
+            if s.scalar(query.limit(1)) is not None:
                 return True
+            if round is None or until is None:
+                return False
             pending = s.scalars(select(FollowUpRow.id).where(
                 FollowUpRow.campaign == campaign, FollowUpRow.round == round, FollowUpRow.state == PENDING,
                 FollowUpRow.due_at <= until))

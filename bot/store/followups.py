@@ -136,6 +136,17 @@ class FollowUpsMixin:
             if row is not None and row.state == PENDING:
                 row.state, row.note, row.updated_at = state, note, self._clock()
 
+    def postpone_follow_up(self, follow_up_id: int, due_at: dt.datetime | None) -> None:
+        """Compliance allows the follow-up only at ``due_at`` (None: at no time it can see)."""
+        with self._tx(f"postpone follow-up {follow_up_id}") as s:
+            row = s.get(FollowUpRow, follow_up_id, with_for_update=True)
+            if row is not None and row.state == PENDING:
+                if due_at is None:
+                    row.state, row.note = DROPPED, "compliance allows no time for it"
+                else:
+                    row.due_at, row.note = due_at, f"{row.note}; postponed by compliance"[:500]
+                row.updated_at = self._clock()
+
     def drop_round_follow_ups(self, campaign: str, round: str, *, due_after: dt.datetime, note: str) -> int:
         """The round ended: its retries still pending and due after ``due_after`` (the end of
         the schedule) are dropped. Earlier ones stay: another controller may be making them."""

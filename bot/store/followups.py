@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -176,22 +176,31 @@ class FollowUpsMixin:
                 return True
             if round is None or until is None:
                 return False
+            decided = select(FollowUpRow.origin_attempt_id).where(FollowUpRow.reason == "interrupted")
+            undecided = s.scalar(  # cut short, but what follows is not stored yet: it may be this round's
+                select(AttemptRow.id).join(CampaignAttemptRow, CampaignAttemptRow.attempt_id == AttemptRow.id)
+                .where(CampaignAttemptRow.campaign == campaign, CampaignAttemptRow.round == round, _cut_short(),
+                       AttemptRow.id.not_in(decided)).limit(1))
+            if undecided is not None:
+                return True
             pending = s.scalars(select(FollowUpRow.id).where(
                 FollowUpRow.campaign == campaign, FollowUpRow.round == round, FollowUpRow.state == PENDING,
                 FollowUpRow.due_at <= until))
             return any(i not in known for i in pending)
 
-    def interrupted_attempts(self, campaign: str) -> list[tuple[str, str, str, dt.datetime]]:
-        """(attempt id, debtor id, phone, when it ended) of the campaign's attempts cut short:
-        closed by reconciliation (state unknown) or with result unknown (the link was lost)."""
+    def interrupted_attempts(self, campaign: str) -> list[tuple[str, str, str, dt.datetime, str]]:
+        """(attempt id, debtor id, phone, when it ended, round) of the campaign's attempts cut
+        short: closed by reconciliation (state unknown) or with result unknown (link lost)."""
         with self._tx(f"read the interrupted attempts of campaign {campaign!r}") as s:
             rows = s.execute(
                 select(AttemptRow.id, AttemptRow.debtor_id, AttemptRow.phone, AttemptRow.ended_at,
-                       AttemptRow.created_at)
+                       AttemptRow.created_at, CampaignAttemptRow.round)
                 .join(CampaignAttemptRow, CampaignAttemptRow.attempt_id == AttemptRow.id)
-                .where(CampaignAttemptRow.campaign == campaign,
-                       or_(AttemptRow.state == AttemptState.UNKNOWN.value,
-                           (AttemptRow.state == AttemptState.COMPLETED.value)
-                           & (AttemptRow.result == CallResult.UNKNOWN.value)))
+                .where(CampaignAttemptRow.campaign == campaign, _cut_short())
                 .order_by(AttemptRow.created_at, AttemptRow.id))
-            return [(a, d, p, ended or created) for a, d, p, ended, created in rows]
+            return [(a, d, p, ended or created, r) for a, d, p, ended, created, r in rows]
+
+
+def _cut_short() -> Any:
+    return or_(AttemptRow.state == AttemptState.UNKNOWN.value,
+               (AttemptRow.state == AttemptState.COMPLETED.value) & (AttemptRow.result == CallResult.UNKNOWN.value))

@@ -104,6 +104,7 @@ def test_three_controllers_one_killed_hold_the_policy_and_account_for_every_debt
         attempts = store.campaign_attempts(NAME)
         rounds = store.campaign_rounds_of(NAME)
         given_up = {f.origin_attempt_id for f in store.follow_ups(NAME, states=("none",))}
+        every = store.follow_ups(NAME, states=("pending", "taken", "none", "dropped", "void"))
         assert store.campaign_status(NAME) == "finished"
     assert not [a for a in attempts if a.state.value in ("queued", "dialing", "answered")]
     closed = {a.id: a for a in attempts if a.id in left}
@@ -127,5 +128,8 @@ def test_three_controllers_one_killed_hold_the_policy_and_account_for_every_debt
         assert dialled[number] - cut[number] <= counts.get(number, 0), number
         natural = sum(1 for a in attempts if a.phone == number and not _cut(a) and a.result is not None
                       and a.result.value == kind)
-        assert natural == POLICY[kind], (number, natural)  # every debtor exactly at the policy
+        assert natural == POLICY[kind], (number, natural, [  # every debtor exactly at the policy
+            (a.id[:6], rounds[a.id], a.state.value, a.result, str(a.dialed_at)[11:23]) for a in attempts
+            if a.phone == number], [(f.reason, f.origin_attempt_id[:6], f.state, (f.attempt_id or "")[:6], f.note)
+                                    for f in every if f.phone == number])
     assert replay(spec, attempts, rounds, given_up, finished=True) == []

@@ -149,11 +149,12 @@ class FollowUpsMixin:
 
     def drop_round_follow_ups(self, campaign: str, round: str, *, due_after: dt.datetime, note: str) -> int:
         """The round ended: its retries still pending and due after ``due_after`` (the end of
-        the schedule) are dropped. Earlier ones stay: another controller may be making them."""
+        the schedule) are dropped. Earlier ones stay: another controller may be making them; and
+        follow-ups of cut calls stay, for the phase after the rounds."""
         with self._tx(f"drop the follow-ups of round {round!r}") as s:
             result = s.execute(update(FollowUpRow).where(
                 FollowUpRow.campaign == campaign, FollowUpRow.round == round, FollowUpRow.state == PENDING,
-                FollowUpRow.due_at > due_after)
+                FollowUpRow.due_at > due_after, FollowUpRow.reason.startswith("retry:"))
                 .values(state=DROPPED, note=note, updated_at=self._clock()))
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

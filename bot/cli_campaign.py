@@ -47,7 +47,8 @@ def run_cmd(campaign: Annotated[Path, typer.Argument(help="Campaign file (YAML).
     started = time.monotonic()
     with Live(console=Console(stderr=True), refresh_per_second=2, transient=False) as live:
         def show(p: object) -> None:
-            live.update(f"round {p.round}: {p.in_flight} in flight, {p.done} done, "  # type: ignore[attr-defined]
+            paused = f" (dialling held: {p.paused})" if p.paused else ""  # type: ignore[attr-defined]
+            live.update(f"round {p.round}{paused}: {p.in_flight} in flight, {p.done} done, "  # type: ignore[attr-defined]
                         f"{p.skipped} deferred; " + ", ".join(f"{k} {v}" for k, v in sorted(p.results.items())))
 
         progress = asyncio.run(run_campaign(_settings(), campaign, on_progress=show))

@@ -26,12 +26,14 @@ def plan_interrupted(store: Store, campaign: Campaign, *, now: dt.datetime) -> l
     known = {f.origin_attempt_id for f in decided}
     used = Counter(f.debtor_id for f in decided if f.state in (PENDING, TAKEN))
     planned = []
-    for attempt_id, debtor_id, phone, ended in store.interrupted_attempts(campaign.campaign):
+    rounds = {r.name for r in campaign.rounds}
+    for attempt_id, debtor_id, phone, ended, round in store.interrupted_attempts(campaign.campaign):
         if attempt_id in known:
             continue
         due, note = follow_up_due(ended or now, delay, used[debtor_id], campaign.interrupted.max_follow_ups)
         made = store.plan_follow_up(campaign.campaign, debtor_id=debtor_id, phone=phone, reason=INTERRUPTED,
-                                    origin_attempt_id=attempt_id, due_at=due, round=None, note=note)
+                                    origin_attempt_id=attempt_id, due_at=due, note=note,
+                                    round=round if round in rounds else None)  # made within the cut call's round
         known.add(attempt_id)
         if made.state == PENDING:
             used[debtor_id] += 1
@@ -46,12 +48,13 @@ def summary_lines(store: Store, campaign: str) -> list[str]:
         return []
     decided = {f.origin_attempt_id: f for f in
                store.follow_ups(campaign, states=ALL_STATES, reason_prefix=INTERRUPTED)}
-    states = Counter(decided[a].state if a in decided else "undecided" for a, _, _, _ in cut)
+    states = Counter(decided[a].state if a in decided else "undecided" for a, _, _, _, _ in cut)
     words = {PENDING: "follow-up planned", TAKEN: "followed up", NONE: "no follow-up",
              VOID: "follow-up moot (called since)", DROPPED: "follow-up dropped", "undecided": "not decided yet"}
     parts = [f"{words.get(state, state)} {count}" for state, count in sorted(states.items())]
-    line = f"{len(cut)} call(s) cut short (controller stopped or Asterisk lost) in {len({d for _, d, _, _ in cut})} " \
-           f"debtor(s): " + ", ".join(parts)
+    debtors = len({d for _, d, _, _, _ in cut})
+    line = f"{len(cut)} call(s) cut short (controller stopped or Asterisk lost) in {debtors} debtor(s): " + \
+        ", ".join(parts)
     pending = [f.due_at for f in decided.values() if f.state == PENDING and f.due_at is not None]
     if pending:
         line += f"; next follow-up due {min(pending):%Y-%m-%d %H:%M:%S} UTC"

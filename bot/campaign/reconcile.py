@@ -61,7 +61,8 @@ async def reconcile(store: Store, campaign: str, asterisk: Channels | None, *,
             how = await _hang_up(asterisk, attempt.id, channel)
         if store.close_interrupted(attempt.id, how):
             done.closed[how] = done.closed.get(how, 0) + 1
-    log.warning("campaign %s: closed %d attempt(s) a previous run left in flight (%s); none is re-dialled",
+    log.warning("campaign %s: closed %d attempt(s) a dead controller left in flight (%s); none is re-dialled "
+                "blindly (the campaign's interrupted policy decides)",
                 campaign, sum(done.closed.values()), ", ".join(f"{k} {v}" for k, v in sorted(done.closed.items())))
     return done
 

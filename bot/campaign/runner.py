@@ -117,6 +117,7 @@ class CampaignRunner:
         self._hold_until: dt.datetime | None = None
         self._hold_s = 0.0
         self._debtors: dict[str, Debtor] = {}
+        self._active: set[int] = set()  # follow-ups being attempted by this runner
         # Several controllers (PostgreSQL): each stamps its attempts and renews its lease; on start
         # it reconciles its own leftovers and those of expired leases, later only expired ones.
         # ``exclusive`` (SQLite's single writer): nobody else can be alive, reconcile everything.
@@ -194,8 +195,16 @@ class CampaignRunner:
         if self._halted() or self._cut_off or not all(
                 self.store.round_finished(self.c.campaign, r.name) for r in self.c.rounds):
             return
-        await self._run_round(None)  # follow-ups of interrupted calls that no round took
-        if not self._halted() and not self.store.follow_ups(self.c.campaign):
+        while True:
+            await self._run_round(None)  # follow-ups that no round took
+            if self._halted() or self._cut_off:
+                return
+            if not self.store.busy_elsewhere(self.c.campaign, me=self.controller):
+                break
+            # Another controller still has calls (or left some until its lease expires): what
+            # follows them may be ours to make.
+            await self._until(self.clock() + dt.timedelta(seconds=1))
+        if not self.store.follow_ups(self.c.campaign):
             self.store.set_campaign_status(self.c.campaign, "finished")
             self.progress.finished = True
 
@@ -269,15 +278,24 @@ class CampaignRunner:
         for debtor in (self._pool(rnd) if rnd is not None else []):
             self._debtors[debtor.id] = debtor
             due.append(_Due(now, debtor.id))
-        seen: set[int] = set()
-        self._refresh(rnd, due, seen)
+        self._refresh(rnd, due)
         heapq.heapify(due)
         tasks: set[asyncio.Task[None]] = set()
         refreshed = asyncio.get_running_loop().time()
-        while (due or tasks) and not self._halted():
+        while not self._halted():
+            if not due and not tasks:
+                # Our part is done; the round is not, while another controller still has calls in
+                # it or follow-ups of it are pending: wait for them, and take what falls to us.
+                if rnd is None or not self.store.busy_elsewhere(
+                        self.c.campaign, me=self.controller, round=rnd.name, until=self._schedule_end()):
+                    break
+                self._refresh(rnd, due)
+                if not due:
+                    await asyncio.sleep(0.5)
+                continue
             if asyncio.get_running_loop().time() - refreshed >= REFRESH_S:
                 refreshed = asyncio.get_running_loop().time()
-                self._refresh(rnd, due, seen)
+                self._refresh(rnd, due)
             if due and self.clock() >= self._schedule_end():
                 due.clear()  # the day's schedule is over; the round goes on next run
                 self._cut_off = True
@@ -288,6 +306,8 @@ class CampaignRunner:
                 if self._halted():
                     self._gate.release()
                     break
+                if item.follow_up is not None:
+                    self._active.add(item.follow_up.id)
                 task = asyncio.create_task(self._attempt(phase, item, due))
                 tasks.add(task)
                 task.add_done_callback(self._task_done(tasks, item))
@@ -299,13 +319,14 @@ class CampaignRunner:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)  # each logged by _task_done
 
-    def _refresh(self, rnd: Round | None, due: list[_Due], seen: set[int]) -> None:
-        """Queue the pending follow-ups this phase takes that are not queued yet (planned by
-        this runner before a restart, or by another controller)."""
+    def _refresh(self, rnd: Round | None, due: list[_Due]) -> None:
+        """Queue the pending follow-ups this phase takes that are neither queued nor being
+        attempted here (planned before a restart, by another controller, or put back when a
+        dead controller's claim was released)."""
         now = self.clock()
+        queued = {d.follow_up.id for d in due if d.follow_up is not None} | self._active
         for planned in self.store.pending_for_round(self.c.campaign, rnd.name if rnd is not None else None):
-            if planned.id not in seen:
-                seen.add(planned.id)
+            if planned.id not in queued:
                 heapq.heappush(due, _Due(max(planned.due_at or now, now), planned.debtor_id, planned))
 
     def _task_done(self, tasks: set[asyncio.Task[None]], item: _Due) -> Callable[[asyncio.Task[None]], None]:
@@ -388,6 +409,8 @@ class CampaignRunner:
             if attempt_id is not None:
                 self._close_broken(attempt_id)
         finally:
+            if item.follow_up is not None:
+                self._active.discard(item.follow_up.id)
             self._gate.release()
 
     async def _claim(self, rnd: Round, debtor: Debtor, item: _Due, due: list[_Due]) -> str | None:
@@ -494,6 +517,8 @@ class CampaignRunner:
         self.progress.skipped += 1
         if not_before is not None and not_before <= self._schedule_end():
             heapq.heappush(due, _Due(not_before, item.debtor_id, item.follow_up))
+        elif item.follow_up is not None:  # stored, so that nobody waits for it today
+            self.store.postpone_follow_up(item.follow_up.id, not_before)
 
     def _retry(self, rnd: Round, debtor: Debtor, attempt_id: str, result: CallResult, due: list[_Due]) -> bool:
         """Store the retry the policy plans (its count comes from the ledger, as at the claim)."""

@@ -52,7 +52,8 @@ def run_cmd(ctx: typer.Context, campaign: Annotated[Path, typer.Argument(help="C
     started = time.monotonic()
     with Live(console=err, refresh_per_second=2, transient=False) as live:
         def show(p: object) -> None:
-            live.update(f"round {p.round}: {p.in_flight} in flight, {p.done} done, "  # type: ignore[attr-defined]
+            paused = f" (dialling held: {p.paused})" if p.paused else ""  # type: ignore[attr-defined]
+            live.update(f"round {p.round}{paused}: {p.in_flight} in flight, {p.done} done, "  # type: ignore[attr-defined]
                         f"{p.skipped} deferred; " + ", ".join(f"{k} {v}" for k, v in sorted(p.results.items())))
 
         progress = asyncio.run(run_campaign(settings(ctx), campaign, on_progress=show))

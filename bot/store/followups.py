@@ -8,15 +8,15 @@ back when that claim is released, so a restart neither loses nor repeats one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.domain import CallResult
 from bot.errors import StoreError
-from bot.store.ledger import CampaignAttemptRow
+from bot.store.ledger import CampaignAttemptRow, insert_ignore
 from bot.store.models import AttemptRow, Base
 from bot.store.records import AttemptState, FollowUp, Past
 from bot.store.types import UTCDateTime
@@ -100,16 +100,14 @@ class FollowUpsMixin:
         """Store what is planned after ``origin_attempt_id`` (``due_at`` None: nothing, and why).
         Idempotent: a second plan for the same origin and reason returns the first."""
         with self._tx(f"plan a follow-up of attempt {origin_attempt_id}") as s:
+            now = self._clock()  # another controller may plan the same one at once: the first stays
+            insert_ignore(s, FollowUpRow, dict(
+                campaign=campaign, round=round, debtor_id=debtor_id, phone=phone, due_at=due_at, reason=reason,
+                origin_attempt_id=origin_attempt_id, state=PENDING if due_at is not None else NONE,
+                attempt_id=None, note=note, created_at=now, updated_at=now))
             row = s.scalar(select(FollowUpRow).where(FollowUpRow.origin_attempt_id == origin_attempt_id,
                                                      FollowUpRow.reason == reason))
-            if row is None:
-                now = self._clock()
-                row = FollowUpRow(campaign=campaign, round=round, debtor_id=debtor_id, phone=phone, due_at=due_at,
-                                  reason=reason, origin_attempt_id=origin_attempt_id,
-                                  state=PENDING if due_at is not None else NONE, attempt_id=None, note=note,
-                                  created_at=now, updated_at=now)
-                s.add(row)
-                s.flush()
+            assert row is not None
             return _record(row)
 
     def follow_ups(self, campaign: str, *, states: Sequence[str] = (PENDING,), reason_prefix: str = "",
@@ -138,27 +136,72 @@ class FollowUpsMixin:
             if row is not None and row.state == PENDING:
                 row.state, row.note, row.updated_at = state, note, self._clock()
 
+    def postpone_follow_up(self, follow_up_id: int, due_at: dt.datetime | None) -> None:
+        """Compliance allows the follow-up only at ``due_at`` (None: at no time it can see)."""
+        with self._tx(f"postpone follow-up {follow_up_id}") as s:
+            row = s.get(FollowUpRow, follow_up_id, with_for_update=True)
+            if row is not None and row.state == PENDING:
+                if due_at is None:
+                    row.state, row.note = DROPPED, "compliance allows no time for it"
+                else:
+                    row.due_at, row.note = due_at, f"{row.note}; postponed by compliance"[:500]
+                row.updated_at = self._clock()
+
     def drop_round_follow_ups(self, campaign: str, round: str, *, due_after: dt.datetime, note: str) -> int:
         """The round ended: its retries still pending and due after ``due_after`` (the end of
-        the schedule) are dropped. Earlier ones stay: another controller may be making them."""
+        the schedule) are dropped. Earlier ones stay: another controller may be making them; and
+        follow-ups of cut calls stay, for the phase after the rounds."""
         with self._tx(f"drop the follow-ups of round {round!r}") as s:
             result = s.execute(update(FollowUpRow).where(
                 FollowUpRow.campaign == campaign, FollowUpRow.round == round, FollowUpRow.state == PENDING,
-                FollowUpRow.due_at > due_after)
+                FollowUpRow.due_at > due_after, FollowUpRow.reason.startswith("retry:"))
                 .values(state=DROPPED, note=note, updated_at=self._clock()))
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    def interrupted_attempts(self, campaign: str) -> list[tuple[str, str, str, dt.datetime]]:
-        """(attempt id, debtor id, phone, when it ended) of the campaign's attempts cut short:
-        closed by reconciliation (state unknown) or with result unknown (the link was lost)."""
+    def busy_elsewhere(self, campaign: str, *, me: str | None, round: str | None = None,
+                       until: dt.datetime | None = None, known: Collection[int] = ()) -> bool:
+        """Does another controller still have calls of the campaign (of ``round``) in flight, or
+        is a follow-up of ``round`` not among ``known`` pending and due by ``until``? Then the
+        round (or the campaign) has not ended. This controller's own calls never count: when
+        it asks, its own are done."""
+        with self._tx(f"read whether campaign {campaign!r} has work elsewhere") as s:
+            query = (select(AttemptRow.id).join(CampaignAttemptRow, CampaignAttemptRow.attempt_id == AttemptRow.id)
+                     .where(CampaignAttemptRow.campaign == campaign, AttemptRow.controller.is_not(None),
+                            AttemptRow.state.in_([AttemptState.QUEUED.value, AttemptState.DIALING.value,
+                                                  AttemptState.ANSWERED.value])))
+            if me is not None:
+                query = query.where(AttemptRow.controller != me)
+            if round is not None:
+                query = query.where(CampaignAttemptRow.round == round)
+            if s.scalar(query.limit(1)) is not None:
+                return True
+            if round is None or until is None:
+                return False
+            decided = select(FollowUpRow.origin_attempt_id).where(FollowUpRow.reason == "interrupted")
+            undecided = s.scalar(  # cut short, but what follows is not stored yet: it may be this round's
+                select(AttemptRow.id).join(CampaignAttemptRow, CampaignAttemptRow.attempt_id == AttemptRow.id)
+                .where(CampaignAttemptRow.campaign == campaign, CampaignAttemptRow.round == round, _cut_short(),
+                       AttemptRow.id.not_in(decided)).limit(1))
+            if undecided is not None:
+                return True
+            pending = s.scalars(select(FollowUpRow.id).where(
+                FollowUpRow.campaign == campaign, FollowUpRow.round == round, FollowUpRow.state == PENDING,
+                FollowUpRow.due_at <= until))
+            return any(i not in known for i in pending)
+
+    def interrupted_attempts(self, campaign: str) -> list[tuple[str, str, str, dt.datetime, str]]:
+        """(attempt id, debtor id, phone, when it ended, round) of the campaign's attempts cut
+        short: closed by reconciliation (state unknown) or with result unknown (link lost)."""
         with self._tx(f"read the interrupted attempts of campaign {campaign!r}") as s:
             rows = s.execute(
                 select(AttemptRow.id, AttemptRow.debtor_id, AttemptRow.phone, AttemptRow.ended_at,
-                       AttemptRow.created_at)
+                       AttemptRow.created_at, CampaignAttemptRow.round)
                 .join(CampaignAttemptRow, CampaignAttemptRow.attempt_id == AttemptRow.id)
-                .where(CampaignAttemptRow.campaign == campaign,
-                       or_(AttemptRow.state == AttemptState.UNKNOWN.value,
-                           (AttemptRow.state == AttemptState.COMPLETED.value)
-                           & (AttemptRow.result == CallResult.UNKNOWN.value)))
+                .where(CampaignAttemptRow.campaign == campaign, _cut_short())
                 .order_by(AttemptRow.created_at, AttemptRow.id))
-            return [(a, d, p, ended or created) for a, d, p, ended, created in rows]
+            return [(a, d, p, ended or created, r) for a, d, p, ended, created, r in rows]
+
+
+def _cut_short() -> Any:
+    return or_(AttemptRow.state == AttemptState.UNKNOWN.value,
+               (AttemptRow.state == AttemptState.COMPLETED.value) & (AttemptRow.result == CallResult.UNKNOWN.value))

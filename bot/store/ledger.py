@@ -9,6 +9,7 @@ from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, delete, or_, select, true
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
@@ -80,6 +81,12 @@ class SuppressionRow(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+def insert_ignore(session: Session, table: type[Base], values: dict[str, Any]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING: a row another process inserted meanwhile is kept."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
+
+
 def _not_kept(keep: Collection[str]) -> Any:
     if not keep:
         return true()
@@ -115,11 +122,10 @@ class LedgerMixin:
     # --- campaigns and rounds ----------------------------------------------------------------
     def ensure_campaign(self, name: str) -> str:
         with self._tx(f"register campaign {name!r}") as s:
+            now = self._clock()  # several controllers may start the campaign at once
+            insert_ignore(s, CampaignRow, {"name": name, "status": "active", "created_at": now, "updated_at": now})
             row = s.get(CampaignRow, name)
-            if row is None:
-                now = self._clock()
-                s.add(CampaignRow(name=name, status="active", created_at=now, updated_at=now))
-                return "active"
+            assert row is not None
             return row.status
 
     def campaign_status(self, name: str) -> str | None:
@@ -143,11 +149,10 @@ class LedgerMixin:
             return row.ended_at if row else None
 
     def finish_round(self, campaign: str, name: str) -> None:
-        with self._tx("finish a round") as s:
-            row = s.get(RoundRow, (campaign, name))
-            if row is None:
-                s.add(RoundRow(campaign=campaign, name=name, ended_at=self._clock()))
-            elif row.ended_at is None:
+        with self._tx("finish a round") as s:  # several controllers may finish it at once
+            insert_ignore(s, RoundRow, {"campaign": campaign, "name": name, "ended_at": self._clock()})
+            row = s.get(RoundRow, (campaign, name), with_for_update=True)
+            if row is not None and row.ended_at is None:
                 row.ended_at = self._clock()
 
     # --- attempts ----------------------------------------------------------------------------

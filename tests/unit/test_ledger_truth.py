@@ -87,6 +87,13 @@ def test_a_follow_up_is_taken_by_one_claim_and_put_back_when_the_claim_is_releas
         assert store.undo_dialing(claim)  # Asterisk never took it
         assert [f.id for f in store.follow_ups("c")] == [planned.id]
         assert [a.id for a in store.campaign_attempts("c")] == [first]
+        cut = store.plan_follow_up("c", debtor_id="D-1", phone="+821055500001", reason="interrupted",
+                                   origin_attempt_id=first, due_at=NOW + dt.timedelta(days=1), round="r", note="x")
+        late = store.plan_follow_up("c", debtor_id="D-1", phone="+821055500001", reason="retry:busy",
+                                    origin_attempt_id=first, due_at=NOW + dt.timedelta(days=1), round="r", note="y")
+        assert store.drop_round_follow_ups("c", "r", due_after=NOW + dt.timedelta(hours=10), note="ended") == 1
+        assert {f.id for f in store.follow_ups("c")} == {planned.id, cut.id}  # a cut call's follow-up stays
+        assert store.follow_ups("c", states=("dropped",))[0].id == late.id
 
 
 # --- the simulation ---------------------------------------------------------------------------

@@ -65,6 +65,9 @@ def test_three_controllers_one_killed_hold_the_policy_and_account_for_every_debt
                   "congestion": {"delay": "1s", "max_attempts": 1}, "failed": {"delay": "1s", "max_attempts": 2}},
         "limits": {"max_concurrent": 2, "originates_per_second": 10},
         "interrupted": {"follow_up": "2s", "max_follow_ups": 10},
+        # the retry policy is what is measured here; the default pack's frequency caps (tested in
+        # test_claim_caps and test_kr_pack) would stop a kill loop's many follow-ups first
+        "compliance": {"max_per_7_days": 100, "max_unanswered_per_day": 100},
     }
     path = tmp_path / "campaign.yaml"
     path.write_text(yaml.safe_dump(spec))

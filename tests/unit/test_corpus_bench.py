@@ -194,6 +194,22 @@ def test_the_end_to_end_bench_reads_what_the_robot_made_of_an_answer() -> None:
 und = _load("understanding")
 
 
+def test_the_end_to_end_bench_reads_an_answer_the_robot_confirmed() -> None:
+    said = ("state", {"step": "ask"}), ("prompt", {"text": "..."}), ("recognition", {"text": "모레", "confidence": 0.4})
+    ask = ("prompt", {"text": "12월 9일에 납부하시는 거 맞으세요?"})
+    yes = _events(*said, ask, ("recognition", {"text": "네", "confidence": 0.9}),
+                  ("confirm", {"step": "ask", "intent": "promise", "answer": "yes"}),
+                  ("state", {"step": "ask", "intent": "promise", "slots": {"promise_date": "2026-12-09"}}))
+    got = e2e.understood_at(yes, "ask")
+    assert (got.intent, got.date, got.asks, got.heard) == ("promise", MONDAY + dt.timedelta(2), True, "모레")
+    silent = _events(*said, ask, ("no_input", {"audio_ms": 0}),
+                     ("confirm", {"step": "ask", "intent": "globals.opt_out", "answer": "unclear"}), ask)
+    got = e2e.understood_at(silent, "ask")
+    assert (got.intent, got.date, got.asks) == ("opt_out", None, True)
+    plain = _events(*said, ("prompt", {"text": "다시 말씀해 주세요"}))
+    assert (e2e.understood_at(plain, "ask").intent, e2e.understood_at(plain, "ask").asks) == ("no_match", False)
+
+
 @pytest.mark.parametrize("path", ["old", "new"])
 async def test_the_adapter_runs_the_robots_listening_path_on_real_audio(tmp_path: Path, path: str) -> None:
     from bot.config import Settings

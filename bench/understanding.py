@@ -1,7 +1,7 @@
 """How well the robot understands Korean borrowers: the corpus through its real listening path.
 
     .venv/bin/python bench/understanding.py [--voices ko,ko+m3] [--lines g711,g711-10db] [--limit 40]
-        [--split dev|test] [--today 2026-12-07] [--concurrency 4] [--json] [--e2e]
+        [--split dev|test] [--today 2026-12-07] [--concurrency 4] [--json] [--e2e] [--path old,new]
 
 Every (utterance, voice, line condition) of bench/corpus/ko.yaml, rendered by
 bench/corpus_render.py (cached; missing audio is rendered first), goes through ``understand``:
@@ -11,6 +11,11 @@ already-paid, wrong-number or opt-out stored that the customer did not give, or 
 promise date or amount), opt-out recall and how no_match answers were handled, overall and by
 voice, line condition, step and split. Figures only; it asserts nothing. ``--vocabulary`` lists
 the corpus's words the speech model lacks.
+
+``--path`` picks the understanding: ``new`` (the robot's, default), ``old`` (the baseline's
+closed grammar and exact match) or ``old,new`` side by side on the same audio. Besides the
+corpus's rules it reports what the robot would store without asking, what it would confirm
+first, and the no_match rate.
 
 ``--e2e`` calls the same utterances through the real sandbox instead (bench/understanding_e2e.py).
 """

@@ -163,6 +163,7 @@ class Understood:
     amount: Decimal | None = None
     heard: str = ""
     confidence: float = 0.0
+    asks: bool = False  # the robot confirms with the customer before storing this
 
 
 def stored(intent: str, date: dt.date | None, amount: Decimal | None, debt: Decimal,
@@ -207,6 +208,7 @@ def score(trials: list[Trial], corpus: Corpus, today: dt.date) -> dict[str, obje
     dated = dated_right = 0
     nm_total = 0
     nm_to: Counter[str] = Counter()
+    unasked = asked = asked_wrong = opt_asked = got_no_match = in_scope_no_match = 0
     errors: list[dict[str, object]] = []
     for t in trials:
         want = expected(t.item, today, debt)
@@ -221,7 +223,11 @@ def score(trials: list[Trial], corpus: Corpus, today: dt.date) -> dict[str, obje
             nm_to[got_c if got_c in (NO_MATCH, NO_INPUT) else "forced"] += 1
         if want.intent == "opt_out":
             opt_total += 1
-            opt_hit += got_c == "opt_out"
+            opt_hit += got_c == "opt_out"  # stored at once or confirmed: either way the robot asks or honours
+            opt_asked += got_c == "opt_out" and t.got.asks
+        got_no_match += got_c == NO_MATCH
+        in_scope_no_match += got_c == NO_MATCH and want_c != NO_MATCH
+        asked += t.got.asks
         if want_c == "promise" and want.date is not None and got_c == "promise":
             dated += 1
             dated_right += t.got.date == want.date
@@ -229,9 +235,12 @@ def score(trials: list[Trial], corpus: Corpus, today: dt.date) -> dict[str, obje
         want_s = stored(want.intent, want.date, want.amount, debt, corpus.consequential)
         if got_s is not None and got_s != want_s:
             conseq += 1
+            asked_wrong += t.got.asks
+            unasked += not t.got.asks
             errors.append({"step": t.item.step, "text": t.item.text, "voice": t.voice, "line": t.line,
                            "expected": _show(want_s) or want_c, "stored": _show(got_s),
-                           "heard": t.got.heard, "confidence": round(t.got.confidence, 3)})
+                           "heard": t.got.heard, "confidence": round(t.got.confidence, 3),
+                           "asks": t.got.asks})
     return {
         "trials": len(trials),
         "in_scope": in_scope,
@@ -240,6 +249,14 @@ def score(trials: list[Trial], corpus: Corpus, today: dt.date) -> dict[str, obje
         "consequential_error_pct": _pct(conseq, len(trials)),
         "opt_out_recall_pct": _pct(opt_hit, opt_total),
         "opt_out_trials": opt_total,
+        "opt_out_confirmed": opt_asked,
+        "stored_unasked_errors": unasked,
+        "stored_unasked_error_pct": _pct(unasked, len(trials)),
+        "confirmations": asked,
+        "confirmation_pct": _pct(asked, len(trials)),
+        "confirmations_of_wrong": asked_wrong,
+        "no_match_pct": _pct(got_no_match, len(trials)),
+        "in_scope_no_match_pct": _pct(in_scope_no_match, in_scope),
         "promise_date_accuracy_pct": _pct(dated_right, dated),
         "no_match_trials": nm_total,
         "no_match_handled_pct": _pct(nm_to[NO_MATCH], nm_total),

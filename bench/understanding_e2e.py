@@ -22,6 +22,7 @@ import datetime as dt
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -59,10 +60,11 @@ def persona(job: render.Job, n: int, debt: int) -> dict[str, object]:
 
 def understood_at(events: list[DialogueEvent], step: str) -> Understood:
     """What the robot made of the first answer at ``step``, from the call's events: a
-    recognition followed by the step's intent, or by anything else (no_match)."""
+    recognition followed by the step's intent, or by a confirmation of one (``asks``), or by
+    anything else (no_match)."""
     current = None
     heard: tuple[str, float] | None = None
-    for event in events:
+    for n, event in enumerate(events):
         data = event.data
         if event.kind is EventKind.STATE and "intent" not in data:
             if heard is not None:
@@ -71,15 +73,15 @@ def understood_at(events: list[DialogueEvent], step: str) -> Understood:
         elif current != step:
             continue
         elif event.kind is EventKind.STATE:
-            slots = data.get("slots") or {}
-            assert isinstance(slots, dict)
-            date, amount = slots.get("promise_date"), slots.get("promise_amount")
-            text, confidence = heard or ("", 0.0)
-            return Understood(intent_name(str(data["intent"])), dt.date.fromisoformat(str(date)) if date else None,
-                              Decimal(str(amount)) if amount else None, text, confidence)
-        elif heard is not None and event.kind in (EventKind.PROMPT, EventKind.RECOGNITION, EventKind.NO_INPUT,
-                                                  EventKind.DTMF, EventKind.HANGUP):
+            return _taken(data, heard)
+        elif heard is not None and event.kind is EventKind.PROMPT:
+            asked = _confirmation(events[n + 1:], step)
+            if asked is not None:
+                return replace(asked, heard=heard[0], confidence=heard[1])
             break  # heard, and the robot went on without taking an intent
+        elif heard is not None and event.kind in (EventKind.RECOGNITION, EventKind.NO_INPUT,
+                                                  EventKind.DTMF, EventKind.HANGUP):
+            break
         elif event.kind is EventKind.RECOGNITION:
             heard = (str(data.get("text", "")), float(str(data.get("confidence", 0.0))))
         elif event.kind is EventKind.NO_INPUT:
@@ -88,6 +90,31 @@ def understood_at(events: list[DialogueEvent], step: str) -> Understood:
     if heard is not None:
         return Understood(NO_MATCH, heard=heard[0], confidence=heard[1])
     return Understood(NO_INPUT)
+
+
+def _taken(data: dict[str, object], heard: tuple[str, float] | None, asks: bool = False) -> Understood:
+    slots = data.get("slots") or {}
+    assert isinstance(slots, dict)
+    date, amount = slots.get("promise_date"), slots.get("promise_amount")
+    text, confidence = heard or ("", 0.0)
+    return Understood(intent_name(str(data["intent"])), dt.date.fromisoformat(str(date)) if date else None,
+                      Decimal(str(amount)) if amount else None, text, confidence, asks)
+
+
+def _confirmation(rest: list[DialogueEvent], step: str) -> Understood | None:
+    """When the prompt that follows an answer asks to confirm it: the intent asked about, with
+    its slots if the customer said yes; else None. The caller fills in what was heard."""
+    intent: str | None = None
+    for event in rest:
+        if event.kind is EventKind.CONFIRM and event.data.get("step") == step:
+            intent = str(event.data.get("intent"))
+        elif event.kind is EventKind.STATE:
+            if intent is not None and "intent" in event.data:
+                return _taken(event.data, None, asks=True)
+            break
+        elif event.kind is EventKind.PROMPT and intent is not None:
+            break  # asked again after a "no" or no clear answer
+    return None if intent is None else Understood(intent_name(intent), asks=True)
 
 
 async def main(args: argparse.Namespace, corpus: Corpus, todo: list[render.Job], base: Settings) -> None:

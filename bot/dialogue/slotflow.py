@@ -31,9 +31,14 @@ class Edge:
 
 
 def default_parses(language: str) -> Parses:
-    from .slots import parse_slot
+    from . import amounts, dates
 
-    return lambda kind, phrase: parse_slot(kind, phrase, language, _SAMPLE_DAY) is not None
+    def parses(kind: str, phrase: str) -> bool:
+        if kind == "date":
+            return dates.parse_date(phrase, language, _SAMPLE_DAY) is not None
+        return amounts.parse_amount(phrase, language) is not None
+
+    return parses
 
 
 def slot_edges(script: Script, parses: Parses) -> list[Edge]:

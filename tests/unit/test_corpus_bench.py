@@ -138,6 +138,25 @@ def test_scores_count_consequential_errors_as_defined(tmp_path: Path) -> None:
     assert got["confusion"]["wrong_number -> wrong_number"] == 1
 
 
+def test_answers_the_robot_confirms_are_not_counted_as_stored_without_asking(tmp_path: Path) -> None:
+    corpus = cm.load_corpus(_corpus(tmp_path, '- {step: greet, intent: is_me, text: "네"}\n'))
+    U = cm.Understood
+    tomorrow, day_after = MONDAY + dt.timedelta(1), MONDAY + dt.timedelta(2)
+    trials = [
+        _trial("ask", "promise", U("promise", tomorrow, asks=True), "+2d", text="a"),  # wrong, but asked
+        _trial("ask", "promise", U("promise", tomorrow), "+2d", text="b"),  # wrong and stored
+        _trial("ask", "promise", U("promise", day_after, asks=True), "+2d", text="c"),  # right, asked
+        _trial("ask", "opt_out", U("opt_out", asks=True), text="d"),  # caught by the confirmation
+        _trial("ask", "opt_out", U("no_match"), text="e"),
+        _trial("ask", "no_match", U("no_match"), text="f"),
+    ]
+    got = cm.score(trials, corpus, MONDAY)
+    assert (got["consequential_errors"], got["stored_unasked_errors"]) == (2, 1)
+    assert (got["confirmations"], got["confirmations_of_wrong"], got["opt_out_confirmed"]) == (3, 1, 1)
+    assert got["opt_out_recall_pct"] == 50.0
+    assert got["no_match_pct"] == round(100 * 2 / 6, 2) and got["in_scope_no_match_pct"] == 20.0
+
+
 e2e = _load("understanding_e2e")
 
 
@@ -175,7 +194,24 @@ def test_the_end_to_end_bench_reads_what_the_robot_made_of_an_answer() -> None:
 und = _load("understanding")
 
 
-async def test_the_adapter_runs_todays_listening_path_on_real_audio(tmp_path: Path) -> None:
+def test_the_end_to_end_bench_reads_an_answer_the_robot_confirmed() -> None:
+    said = ("state", {"step": "ask"}), ("prompt", {"text": "..."}), ("recognition", {"text": "모레", "confidence": 0.4})
+    ask = ("prompt", {"text": "12월 9일에 납부하시는 거 맞으세요?"})
+    yes = _events(*said, ask, ("recognition", {"text": "네", "confidence": 0.9}),
+                  ("confirm", {"step": "ask", "intent": "promise", "answer": "yes"}),
+                  ("state", {"step": "ask", "intent": "promise", "slots": {"promise_date": "2026-12-09"}}))
+    got = e2e.understood_at(yes, "ask")
+    assert (got.intent, got.date, got.asks, got.heard) == ("promise", MONDAY + dt.timedelta(2), True, "모레")
+    silent = _events(*said, ask, ("no_input", {"audio_ms": 0}),
+                     ("confirm", {"step": "ask", "intent": "globals.opt_out", "answer": "unclear"}), ask)
+    got = e2e.understood_at(silent, "ask")
+    assert (got.intent, got.date, got.asks) == ("opt_out", None, True)
+    plain = _events(*said, ("prompt", {"text": "다시 말씀해 주세요"}))
+    assert (e2e.understood_at(plain, "ask").intent, e2e.understood_at(plain, "ask").asks) == ("no_match", False)
+
+
+@pytest.mark.parametrize("path", ["old", "new"])
+async def test_the_adapter_runs_the_robots_listening_path_on_real_audio(tmp_path: Path, path: str) -> None:
     from bot.config import Settings
     from bot.speech.speaker import Speaker, speak
     from bot.speech.wav import read_pcm
@@ -184,10 +220,10 @@ async def test_the_adapter_runs_todays_listening_path_on_real_audio(tmp_path: Pa
     listener = await und.Listener.start(Settings(), corpus)
     try:
         said = read_pcm(speak("내일 낼게요", Speaker("ko"), tmp_path / "a.wav", lead_ms=300, tail_ms=700))
-        got = await und.understand(listener, "ask", said, MONDAY)
+        got = await und.understand(listener, "ask", said, MONDAY, path)
         assert (got.intent, got.date, got.heard) == ("promise", MONDAY + dt.timedelta(days=1), "내일 낼게요")
         yes = read_pcm(speak("네", Speaker("ko"), tmp_path / "b.wav", lead_ms=300, tail_ms=700))
-        assert (await und.understand(listener, "greet", yes, MONDAY)).intent == "is_me"
-        assert (await und.understand(listener, "greet", bytes(16_000), MONDAY)).intent == "no_input"
+        assert (await und.understand(listener, "greet", yes, MONDAY, path)).intent == "is_me"
+        assert (await und.understand(listener, "greet", bytes(16_000), MONDAY, path)).intent == "no_input"
     finally:
         await listener.recognizer.aclose()

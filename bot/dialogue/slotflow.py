@@ -31,12 +31,10 @@ class Edge:
 
 
 def default_parses(language: str) -> Parses:
-    from . import amounts, dates
+    from .slots import parse_slot
 
     def parses(kind: str, phrase: str) -> bool:
-        if kind == "date":
-            return dates.parse_date(phrase, language, _SAMPLE_DAY) is not None
-        return amounts.parse_amount(phrase, language) is not None
+        return parse_slot(kind, phrase, language, _SAMPLE_DAY) is not None
 
     return parses
 

@@ -23,6 +23,7 @@ from bot.errors import PhoneNumberError, StoreError
 from bot.phone import is_e164, mask
 from bot.store.cases import CasesMixin
 from bot.store.controllers import ControllersMixin
+from bot.store.debtor_copy import copy_upsert
 from bot.store.definitions import DefinitionsMixin
 from bot.store.desk import DeskMixin
 from bot.store.engine import create_store_engine, migrate, reason
@@ -109,7 +110,11 @@ class Store(LedgerMixin, FollowUpsMixin, ControllersMixin, DefinitionsMixin, Pay
             existing = session.scalar(select(func.count()).select_from(DebtorRow).where(DebtorRow.id.in_(ids)))
             connection = session.connection()
             sql, parameters = _driver_upsert(connection.dialect, now)
-            connection.exec_driver_sql(sql, [parameters(d) for d in debtors])
+            if connection.dialect.name == "postgresql":
+                columns = [c.name for c in DebtorRow.__table__.columns]
+                copy_upsert(connection, columns, [[p[c] for c in columns] for p in map(parameters, debtors)])
+            else:
+                connection.exec_driver_sql(sql, [parameters(d) for d in debtors])
         updated = int(existing or 0)
         return len(debtors) - updated, updated
 

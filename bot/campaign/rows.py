@@ -98,6 +98,13 @@ class RowChecker:
         self._region, self._countries = region, list(countries)
         known = set(REQUIRED) | set(OPTIONAL)
         self._extras = [(name, i) for name, i in columns.items() if name not in known]
+        parsers: list[tuple[str, Callable[[str], object]]] = [
+            ("id", _ident), ("name", _name), ("phone", self._phone), ("alt_phone", self._alt_phone),
+            ("amount", _amount), ("currency", _currency), ("due_date", _date), ("timezone", _zone),
+            ("language", _language), ("tags", _tags), ("dpd", _dpd), ("score", _score)]
+        # Problems are reported in this order; a column the header lacks reads as an empty cell.
+        self._plan = [(columns.get(name), parse) for name, parse in parsers]
+        self._phones: dict[str, tuple[str | None, str | None]] = {}
 
     @property
     def settings(self) -> tuple[dict[str, int], str, list[str]]:
@@ -106,39 +113,46 @@ class RowChecker:
 
     def __call__(self, cells: list[str]) -> Checked:
         problems: list[str] = []
-
-        def cell(name: str) -> str:
-            column = self._col.get(name)
-            return cells[column].strip() if column is not None else ""
-
-        def value(parse: Callable[[str], T], name: str) -> T | None:
+        values: list[object] = []
+        for column, parse in self._plan:
             try:
-                return parse(cell(name))
+                values.append(parse(cells[column].strip() if column is not None else ""))
             except _Bad as bad:
                 problems.append(str(bad))
-                return None
-
-        ident = value(_ident, "id")
-        name = value(_name, "name")
-        phone = value(self._phone, "phone")
-        alt_phone = value(lambda v: self._phone(v, "alt_phone") if v else None, "alt_phone")
-        amount, currency, due = value(_amount, "amount"), value(_currency, "currency"), value(_date, "due_date")
-        zone, language, tags = value(_zone, "timezone"), value(_language, "language"), value(_tags, "tags")
-        dpd, score = value(_dpd, "dpd"), value(_score, "score")
+                values.append(None)
+        ident, name, phone, alt_phone, amount, currency, due, zone, language, tags, dpd, score = values
         if problems:
-            return ident, None, problems
+            return ident, None, problems  # type: ignore[return-value]
         assert ident and name and phone and amount and currency and due and language and tags is not None
         extra = {key: cells[i].strip() for key, i in self._extras}
-        return ident, (ident, name, phone, str(amount), currency, due.toordinal(), language, extra, zone,
-                       alt_phone, tags, dpd, score), []
+        return ident, (ident, name, phone, str(amount), currency, due.toordinal(), language,  # type: ignore[return-value, attr-defined]
+                       extra, zone, alt_phone, tags, dpd, score), []
 
     def _phone(self, raw: str, column: str = "phone") -> str:
         if not raw:
             raise _Bad(f"{column} is empty")
-        try:
-            return normalize(raw, default_region=self._region, allowed_countries=self._countries)
-        except PhoneNumberError as exc:  # its message never contains the number
-            raise _Bad(f"{column}: {exc}") from None
+        # normalize is a pure function of the text (region and countries are this checker's), so
+        # a number met again (a household, alt_phone equal to phone) costs a dict lookup.
+        decided = self._phones.get(raw)
+        if decided is None:
+            try:
+                decided = normalize(raw, default_region=self._region, allowed_countries=self._countries), None
+            except PhoneNumberError as exc:  # its message never contains the number
+                decided = None, str(exc)
+            if len(self._phones) >= _PHONES_KEPT:
+                self._phones.clear()
+            self._phones[raw] = decided
+        e164, problem = decided
+        if problem is not None:
+            raise _Bad(f"{column}: {problem}")
+        assert e164 is not None
+        return e164
+
+    def _alt_phone(self, raw: str) -> str | None:
+        return self._phone(raw, "alt_phone") if raw else None
+
+
+_PHONES_KEPT = 20_000  # phone decisions a checker remembers (~150 bytes each), then it starts over
 
 
 def _ident(raw: str) -> str:

@@ -7,6 +7,7 @@ and "at most one active attempt per debtor and per number" is the database's job
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from bot.errors import PhoneNumberError, StoreError
 from bot.phone import is_e164, mask
 from bot.store.cases import CasesMixin
 from bot.store.controllers import ControllersMixin
+from bot.store.debtor_copy import copy_upsert
 from bot.store.definitions import DefinitionsMixin
 from bot.store.desk import DeskMixin
 from bot.store.engine import create_store_engine, migrate, reason
@@ -106,10 +108,18 @@ class Store(LedgerMixin, FollowUpsMixin, ControllersMixin, DefinitionsMixin, Pay
             _check_numbers(debtor)
         now = self._clock()
         with self._tx(f"save {len(debtors)} debtors ({ids[0]!r} to {ids[-1]!r})") as session:
-            existing = session.scalar(select(func.count()).select_from(DebtorRow).where(DebtorRow.id.in_(ids)))
             connection = session.connection()
             sql, parameters = _driver_upsert(connection.dialect, now)
-            connection.exec_driver_sql(sql, [parameters(d) for d in debtors])
+            if connection.dialect.name == "postgresql":
+                columns = [c.name for c in DebtorRow.__table__.columns]
+                existing = copy_upsert(connection, columns, [[p[c] for c in columns] for p in map(parameters, debtors)])
+            else:
+                # One JSON parameter rather than an IN of every id: no limit on SQLite's variables,
+                # and no SQL compiled per batch.
+                existing = connection.exec_driver_sql(
+                    "SELECT count(*) FROM debtors WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(ids),)).scalar()
+                connection.exec_driver_sql(sql, [parameters(d) for d in debtors])
         updated = int(existing or 0)
         return len(debtors) - updated, updated
 

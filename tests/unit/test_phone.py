@@ -222,3 +222,28 @@ def test_dial_string_never_adds_separators(template: str, value: str) -> None:
 @given(TEMPLATES, st.from_regex(r"\A\+[1-9][0-9]{6,14}\Z"))
 def test_dial_string_accepts_every_e164_shape(template: str, value: str) -> None:
     assert value[1:] in dial_string(template, value)
+
+
+def _outcome(call: object) -> tuple[str, str]:
+    try:
+        return "ok", call()  # type: ignore[operator]
+    except phonenumbers.NumberParseException:
+        return "refused", "not a phone number"
+    except PhoneNumberError as exc:
+        return "refused", KINDS.get(str(exc), str(exc))
+
+
+@given(st.lists(st.from_regex(r"\A\+?(82|1|86|0|)[0-9 ().\-]{0,16}[0-9][0-9 ().\-]{0,3}\Z"), min_size=1, max_size=20),
+       st.sampled_from(["KR", "US", "CN"]), st.sampled_from([ALLOWED, ["KR"], ["US", "GB", "001"]]), st.randoms())
+def test_cached_decisions_are_phonenumbers_decisions_every_time(raws: list[str], region: str, allowed: list[str],
+                                                                rnd: object) -> None:
+    """The decision cache: a number seen again (in any order) is decided as phonenumbers decides it."""
+    again = raws + [rnd.choice(raws) for _ in raws]  # type: ignore[attr-defined]
+    for raw in again:
+        status, value = _outcome(lambda raw=raw: norm(raw, region, allowed))
+        want_status, want = _outcome(lambda raw=raw: _reference(raw, region, allowed))
+        assert status == want_status
+        if status == "ok":
+            assert value == want
+        else:
+            assert want in value

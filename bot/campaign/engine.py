@@ -10,14 +10,17 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+from bot.campaign.load import Governor, thresholds
 from bot.campaign.runner import CampaignRunner, Clock, Progress
 from bot.campaign.spec import Campaign, Round
 from bot.config import Settings
 from bot.controller import Controller
 from bot.dialogue.compiler import CompiledScript
 from bot.domain import CallResult, Debtor, Outcome
+from bot.metrics import REGISTRY
 from bot.phone import normalize
 from bot.speech.asr import Recognizer
+from bot.speech.pressure import RECOGNITION_WAIT
 from bot.speech.tts import Synthesizer
 from bot.store.repo import Store
 
@@ -37,6 +40,7 @@ class CallEngine:
         self._synth_stack = AsyncExitStack()
         self._synths: dict[int, Synthesizer] = {}
         self._controller: Controller | None = None
+        self.governor: Governor | None = None
 
     @property
     def controller(self) -> Controller:
@@ -52,6 +56,8 @@ class CallEngine:
                 Recognizer(s.speech.model_dir, workers=s.speech.workers, sample_rate=s.speech.sample_rate))
             self._controller = await self._stack.enter_async_context(Controller(
                 s, self.store, script=None, recognizer=recognizer, synth=await self._synth(s.tts.rate)))
+            if s.governor.enabled:
+                self.governor = await self._stack.enter_async_context(self._governor(self._controller))
         except BaseException:
             await self._stack.aclose()
             raise
@@ -59,6 +65,17 @@ class CallEngine:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()
+
+    def _governor(self, controller: Controller) -> Governor:
+        """One per process: every campaign's calls share the same CPU, recognizer and Asterisk."""
+        g = self.settings.governor
+        return Governor(
+            thresholds(g), interval_s=g.sample_s, warn_after_s=g.warn_after_s,
+            recognition_queue=lambda: int(REGISTRY.get_sample_value("collbot_recognition_queue_depth") or 0),
+            recognition_wait=RECOGNITION_WAIT.value,
+            synthesis_queue=lambda: sum(synth.queued for synth in self._synths.values()),
+            asterisk_calls=controller.ami.current_calls if g.max_asterisk_calls else None,
+            asterisk_every_s=g.asterisk_poll_s)
 
     async def _synth(self, rate: int) -> Synthesizer:
         synth = self._synths.get(rate)
@@ -87,4 +104,5 @@ class CallEngine:
                               clock=clock, on_progress=on_progress, asterisk=controller.ami,
                               ready=lambda: controller.ami.connected, controller=self.settings.controller.name(),
                               lease=dt.timedelta(seconds=self.settings.controller.lease_s),
-                              exclusive=self.settings.database.url.startswith("sqlite"))
+                              exclusive=self.settings.database.url.startswith("sqlite"),
+                              governor=self.governor)

@@ -48,7 +48,8 @@ def run_cmd(ctx: typer.Context, campaign: Annotated[Path, typer.Argument(help="C
     with Live(console=err, refresh_per_second=2, transient=False) as live:
         def show(p: object) -> None:
             live.update(f"round {p.round}: {p.in_flight} in flight, {p.done} done, "  # type: ignore[attr-defined]
-                        f"{p.skipped} deferred; " + ", ".join(f"{k} {v}" for k, v in sorted(p.results.items())))
+                        f"{p.skipped} deferred; " + ", ".join(f"{k} {v}" for k, v in sorted(p.results.items()))
+                        + (f"; {p.governor}" if p.governor else ""))  # type: ignore[attr-defined]
 
         progress = asyncio.run(run_campaign(settings(ctx), campaign, on_progress=show))
     for line in progress.interrupted:

@@ -208,6 +208,13 @@ class GovernorSettings(_Section):
     asterisk_poll_s: float = Field(2.0, ge=0.2, le=600, description="How often Asterisk's calls are read.")
     warn_after_s: float = Field(60.0, ge=1, le=86_400, description=(
         "Log a warning each time new calls have been held this long in a row (the hold goes on)."))
+    ramp_start: int = Field(30, ge=0, le=100_000, description=(
+        "Calls in flight the governor allows at first and after any hold at least; the readings trail the "
+        "calls by seconds, so a burst is capped before it shows. 0: no ramp (only holds)."))
+    ramp_per_s: float = Field(1.0, gt=0, le=10_000, description=(
+        "How many more calls in flight the ramp allows per second without a hold."))
+    ramp_backoff: float = Field(0.7, gt=0, le=1, description=(
+        "On a new hold the ramp allows this fraction of the calls then in flight (at least ramp_start)."))
 
 
 class WebSettings(_Section):

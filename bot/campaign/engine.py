@@ -10,7 +10,7 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from bot.campaign.load import Governor, thresholds
+from bot.campaign.load import Governor, ramp, thresholds
 from bot.campaign.runner import CampaignRunner, Clock, Progress
 from bot.campaign.spec import Campaign, Round
 from bot.config import Settings
@@ -75,7 +75,8 @@ class CallEngine:
             recognition_wait=RECOGNITION_WAIT.value,
             synthesis_queue=lambda: sum(synth.queued for synth in self._synths.values()),
             asterisk_calls=controller.ami.current_calls if g.max_asterisk_calls else None,
-            asterisk_every_s=g.asterisk_poll_s)
+            asterisk_every_s=g.asterisk_poll_s, ramp=ramp(g),
+            in_flight=lambda: int(REGISTRY.get_sample_value("collbot_calls_in_flight") or 0))
 
     async def _synth(self, rate: int) -> Synthesizer:
         synth = self._synths.get(rate)

@@ -6,11 +6,18 @@ recognition answers come seconds after the caller spoke, so calls end with the w
 Holding new calls costs time instead. Hysteresis keeps it from flapping: a hold starts when a
 reading passes its threshold and ends only when every reading is back below ``resume`` times
 its threshold, and not before ``min_hold_s``.
+
+The readings trail the calls by several seconds (a call loads the machine once answered), so
+holding alone cannot stop a burst: at 100 Originates/s a whole set of lines is dialled before
+the first reading moves. A ramp therefore also caps the calls in flight: it starts at
+``Ramp.start``, grows while nothing holds, and on each new hold drops to ``backoff`` times the
+calls then in flight (additive increase, multiplicative decrease).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
 
@@ -89,3 +96,21 @@ def decide(readings: Readings, limits: Thresholds, state: State, now: dt.datetim
 
 def _texts(over: list[tuple[str, str]]) -> tuple[str, ...]:
     return tuple(text for _, text in over)
+
+
+@dataclass(frozen=True, slots=True)
+class Ramp:
+    start: int = 30  # calls in flight allowed at first and never less; 0: no ramp (no cap)
+    grow_per_s: float = 1.0  # the cap grows this much per second without a hold
+    backoff: float = 0.7  # on a new hold, the cap becomes this fraction of the calls in flight
+
+
+def ceiling(cap: float, *, ramp: Ramp, before: State, after: State, in_flight: int, elapsed_s: float) -> float:
+    """The next cap on calls in flight, given one decision of ``decide`` over ``elapsed_s``."""
+    if ramp.start <= 0:
+        return math.inf
+    if after.held and not before.held:
+        return max(float(ramp.start), in_flight * ramp.backoff)
+    if after.held:
+        return cap
+    return cap + ramp.grow_per_s * max(0.0, elapsed_s)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 
 from bot import metrics
-from bot.campaign.governor import Readings, State, Thresholds, decide
+from bot.campaign.governor import Ramp, Readings, State, Thresholds, ceiling, decide
 from bot.config import GovernorSettings
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,10 @@ def thresholds(settings: GovernorSettings) -> Thresholds:
                       resume=settings.resume, min_hold_s=settings.min_hold_s)
 
 
+def ramp(settings: GovernorSettings) -> Ramp:
+    return Ramp(start=settings.ramp_start, grow_per_s=settings.ramp_per_s, backoff=settings.ramp_backoff)
+
+
 class Governor:
     """Use as ``async with Governor(...)``; ``admit()`` returns once new calls may be placed."""
 
@@ -37,7 +42,8 @@ class Governor:
                  recognition_queue: Probe | None = None, recognition_wait: Probe | None = None,
                  synthesis_queue: Probe | None = None,
                  asterisk_calls: Callable[[], Awaitable[int]] | None = None, asterisk_every_s: float = 2.0,
-                 warn_after_s: float = 60.0, clock: Callable[[], dt.datetime] | None = None):
+                 warn_after_s: float = 60.0, clock: Callable[[], dt.datetime] | None = None,
+                 ramp: Ramp | None = None, in_flight: Callable[[], int] | None = None):
         self.limits = limits
         self.interval_s = interval_s
         self._lags: deque[float] = deque(maxlen=max(1, round(window_s / interval_s)))
@@ -51,6 +57,10 @@ class Governor:
         self.state = State()
         self.readings = Readings()
         self.holds = 0  # holds started since this governor was made
+        self.ramp = ramp or Ramp(start=0)
+        self._in_flight = in_flight or (lambda: 0)
+        self.cap = float(self.ramp.start) if self.ramp.start > 0 else math.inf  # calls in flight allowed
+        self._decided_at: dt.datetime | None = None
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -74,6 +84,11 @@ class Governor:
         self._publish(self.readings)
         before, now = self.state, self.clock()
         self.state = decide(self.readings, self.limits, before, now)
+        elapsed = (now - self._decided_at).total_seconds() if self._decided_at is not None else 0.0
+        self._decided_at = now
+        self.cap = ceiling(self.cap, ramp=self.ramp, before=before, after=self.state, in_flight=self._in_flight(),
+                           elapsed_s=elapsed)
+        metrics.GOVERNOR_CAP.set(self.cap if self.cap != math.inf else -1)
         if self.state.held and not before.held:
             self.holds += 1
             metrics.GOVERNOR_HELD.set(1)
@@ -105,27 +120,33 @@ class Governor:
         """For a progress line: '' while admitting, else 'held: <reason>'."""
         return f"held: {self.state.reason}" if self.state.held else ""
 
+    def _waits(self) -> bool:
+        return self.state.held or self._in_flight() >= self.cap
+
     async def admit(self, stop: asyncio.Event | None = None) -> bool:
-        """Wait while held; True once admitted, False if ``stop`` was set first. Logs a warning
-        each ``warn_after_s`` it keeps waiting (a hold never ends a call or drops a debtor)."""
+        """Wait while held or while the calls in flight are at the ramp's cap; True once admitted,
+        False if ``stop`` was set first. Logs a warning each ``warn_after_s`` it keeps waiting (a
+        hold never ends a call or drops a debtor)."""
         loop = asyncio.get_running_loop()
         started = warned = loop.time()
-        while self.state.held:
+        while self._waits():
             if stop is not None and stop.is_set():
                 return False
             waits = [asyncio.ensure_future(self._changed.wait())]
             if stop is not None:
                 waits.append(asyncio.ensure_future(stop.wait()))
             try:
-                await asyncio.wait(waits, timeout=max(0.1, self.warn_after_s - (loop.time() - warned)),
+                await asyncio.wait(waits, timeout=self.interval_s if not self.state.held else
+                                   max(0.1, self.warn_after_s - (loop.time() - warned)),
                                    return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for w in waits:
                     w.cancel()
-            if self.state.held and loop.time() - warned >= self.warn_after_s:
+            if self._waits() and loop.time() - warned >= self.warn_after_s:
                 warned = loop.time()
                 log.warning("overload governor: new calls held for %.0fs: %s (readings: %s)",
-                            warned - started, self.state.reason, "; ".join(self.state.over) or "recovering")
+                            warned - started, self.state.reason or f"ramp cap {self.cap:.0f} calls in flight",
+                            "; ".join(self.state.over) or "recovering")
         return stop is None or not stop.is_set()
 
     # --- sampling -------------------------------------------------------------------------------

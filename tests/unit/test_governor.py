@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 import time
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot import metrics
-from bot.campaign.governor import Readings, State, Thresholds, decide, over_limits
+from bot.campaign.governor import Ramp, Readings, State, Thresholds, ceiling, decide, over_limits
 from bot.campaign.load import Governor, thresholds
 from bot.config import GovernorSettings
 from bot.speech.pressure import RecentMax
@@ -204,3 +205,41 @@ async def test_sampler_measures_a_blocked_loop_and_polls_asterisk() -> None:
         assert gov.readings.asterisk_calls == 250 and calls[0] >= 1
         assert gov.held and set(gov.state.over) >= {"Asterisk calls 250 > 200"}
     assert metrics.REGISTRY.get_sample_value("collbot_governor_held") == 0
+
+
+# --- the ramp: a cap on calls in flight, because the readings trail the calls ----------------------
+
+RAMP = Ramp(start=10, grow_per_s=2.0, backoff=0.5)
+
+
+def test_ramp_grows_while_calm_freezes_while_held_and_backs_off_on_a_new_hold() -> None:
+    calm, held = State(), State(held=True, check="event loop lag", reason="x", since=T0)
+    assert ceiling(10, ramp=RAMP, before=calm, after=calm, in_flight=10, elapsed_s=3) == 16
+    assert ceiling(40, ramp=RAMP, before=held, after=held, in_flight=40, elapsed_s=3) == 40
+    assert ceiling(40, ramp=RAMP, before=calm, after=held, in_flight=60, elapsed_s=1) == 30
+    assert ceiling(40, ramp=RAMP, before=calm, after=held, in_flight=12, elapsed_s=1) == 10  # never under start
+    assert ceiling(5, ramp=Ramp(start=0), before=calm, after=held, in_flight=60, elapsed_s=1) == math.inf
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 400), st.floats(0, 5)), max_size=50))
+def test_ramp_never_under_its_start(steps: list[tuple[bool, int, float]]) -> None:
+    cap, state = float(RAMP.start), State()
+    for held, in_flight, gap in steps:
+        after = State(held=True, check="c", reason="r", since=T0) if held else State()
+        cap = ceiling(cap, ramp=RAMP, before=state, after=after, in_flight=in_flight, elapsed_s=gap)
+        state = after
+        assert cap >= RAMP.start
+
+
+async def test_admit_waits_at_the_ramp_cap_until_a_call_ends() -> None:
+    flying = [10]
+    gov = Governor(Thresholds(), ramp=Ramp(start=10, grow_per_s=1.0), in_flight=lambda: flying[0],
+                   interval_s=0.01, clock=FakeClock())
+    gov.update()
+    assert gov.cap == 10
+    waiter = asyncio.create_task(gov.admit())
+    await asyncio.sleep(0.1)
+    assert not waiter.done()  # 10 in flight, 10 allowed
+    flying[0] = 9
+    assert await asyncio.wait_for(waiter, 1) is True
+    assert metrics.REGISTRY.get_sample_value("collbot_governor_cap") == 10

@@ -9,7 +9,7 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
-from bot.campaign.governor import Thresholds
+from bot.campaign.governor import Ramp, Thresholds
 from bot.campaign.load import Governor
 from bot.campaign.runner import CampaignRunner
 from bot.campaign.spec import Campaign
@@ -100,3 +100,22 @@ async def test_a_claim_waiting_for_its_originate_is_held_and_released_on_stop(tm
         # every claim was released: nobody is consumed, nothing is left in flight
         assert all(a.state.value not in ("queued", "dialing", "answered") for a in store.campaign_attempts("gov"))
         assert not [a for a in store.campaign_attempts("gov") if a.dialed_at is not None]
+
+
+async def test_the_ramp_caps_calls_in_flight_below_max_concurrent(tmp_path: Path) -> None:
+    peak = [0]
+    with seeded(tmp_path) as store:
+        lines = Lines(store)
+        runner: CampaignRunner | None = None
+
+        def in_flight() -> int:
+            assert runner is not None
+            return runner.progress.in_flight
+
+        governor = Governor(Thresholds(), ramp=Ramp(start=2, grow_per_s=0.001), in_flight=in_flight,
+                            interval_s=0.01, clock=lambda: NOW)
+        runner = CampaignRunner(campaign(), store, place=lines.place, normalize=str, clock=lambda: NOW,
+                                governor=governor, on_progress=lambda p: peak.__setitem__(0, max(peak[0], p.in_flight)))
+        progress = await asyncio.wait_for(runner.run(), 30)
+    assert progress.finished and sum(lines.calls.values()) == 8
+    assert peak[0] == 2  # max_concurrent is 3; the ramp allowed 2

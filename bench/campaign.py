@@ -100,6 +100,7 @@ def bench_settings(job: dict[str, object]) -> Settings:
             "spool_dir": str(job.get("spool_dir", base.asterisk.spool_dir))}),
         "log": base.log.model_copy(update={"level": "WARNING",
                                            "file": Path(str(job.get("log", WORK / "bench.log")))}),
+        "governor": base.governor.model_copy(update={"enabled": bool(job.get("governor", True))}),
     })
 
 
@@ -314,6 +315,11 @@ async def campaign_child(job: dict[str, object]) -> dict[str, object]:
             plan.append({"number": a.phone, "kind": c.kind, "turns": turns})
     called = {c.number for c in people}
     missing = [n for n in called if counts.get(n, 0) == 0]
+    from bot.metrics import REGISTRY
+
+    held = [m for m in REGISTRY.collect() if m.name == "collbot_governor_holds"]
+    figures["governor_holds"] = sum(x.value for m in held for x in m.samples if x.name.endswith("_total"))
+    figures["governor_held_s"] = REGISTRY.get_sample_value("collbot_governor_held_seconds_total") or 0.0
     return {**figures, "plan": plan, "calls": len(attempts), "results": dict(results), "wrong_outcomes": wrong,
             "failed": failed + [
         f"{n}: never called" for n in missing], "duplicates": sum(v > 1 for v in counts.values()),
@@ -452,6 +458,7 @@ def row(n: int, c: int, camp: dict[str, float], floor: dict[str, float]) -> dict
         "first dial s": f"{camp['first_dial_s']:.1f}", "peak in flight": camp["peak_in_flight"],
         "failed (camp/floor)": f"{len(camp['failed'])}/{len(floor['failed'])}",  # type: ignore[arg-type]
         "wrong outcome (keys/speech)": "{dtmf}/{speech}".format(**camp["wrong_outcomes"]),  # type: ignore[arg-type]
+        "governor holds / held s": f"{camp.get('governor_holds', 0):.0f} / {camp.get('governor_held_s', 0):.0f}",
         "duplicates (camp/floor)": f"{camp['duplicates']}/{floor['duplicates']}",
         "stray (camp/floor)": f"{camp['stray_calls']}/{floor['stray_calls']}",
         "results": " ".join(f"{k}={v}" for k, v in sorted(camp["results"].items())),  # type: ignore[attr-defined]
@@ -479,6 +486,7 @@ def main() -> None:
     parser.add_argument("--agi-port", type=int, default=4574)
     parser.add_argument("--keep-up", action="store_true", help="leave the bench sandbox running")
     parser.add_argument("--profile", action="store_true", help="record the campaign under py-spy (raw stacks)")
+    parser.add_argument("--no-governor", action="store_true", help="run the campaign with governor.enabled false")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -496,7 +504,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     common = {"sandbox_dir": args.sandbox_dir, "ami_port": args.ami_port, "agi_port": args.agi_port,
-              "debtors": args.debtors, "zone": mid_morning_zone()}
+              "debtors": args.debtors, "zone": mid_morning_zone(), "governor": not args.no_governor}
     settings = bench_settings(common)
     box = Sandbox(settings, progress=lambda msg: print(f"sandbox: {msg}", flush=True))
     box.up()
@@ -505,6 +513,7 @@ def main() -> None:
     personas = WORK / f"personas-{args.debtors}.yaml"
     write_personas(personas, people)
     print(f"machine: {os.cpu_count()} cores; {args.debtors} customers; script {SCRIPT.name}; "
+          f"governor {'off' if args.no_governor else 'on'}; "
           f"ring timeout {RING_TIMEOUT_S:g} s; logs under {WORK}", flush=True)
     rows = []
     try:

@@ -224,6 +224,36 @@ class ControllerSettings(_Section):
         return self.id or socket.gethostname()[:64]
 
 
+class GovernorSettings(_Section):
+    enabled: bool = Field(True, description=(
+        "Hold new Originates while this process or Asterisk is overloaded (docs/campaigns.md, the overload "
+        "governor): a too-high max_concurrent then costs time, not wrong outcomes."))
+    max_loop_lag_s: float = Field(0.25, ge=0, le=60, description=(
+        "Hold while the event loop runs timers this late (worst of the last second); 0: no check."))
+    max_recognition_queue: int = Field(0, ge=0, le=100_000, description=(
+        "Hold while this many recognition jobs are queued or running; 0: no check."))
+    max_recognition_wait_s: float = Field(1.5, ge=0, le=600, description=(
+        "Hold while a recognition job of the last 3 s took this long, queueing included; 0: no check."))
+    max_synthesis_queue: int = Field(8, ge=0, le=100_000, description=(
+        "Hold while this many prompt syntheses are queued or running; 0: no check."))
+    max_asterisk_calls: int = Field(0, ge=0, le=1_000_000, description=(
+        "Hold while Asterisk has this many calls in progress (AMI CoreStatus, 'reporting' rights); 0: no check."))
+    resume: float = Field(0.7, gt=0, le=1, description=(
+        "A hold ends once every reading is below this fraction of its limit (hysteresis: no flapping)."))
+    min_hold_s: float = Field(2.0, ge=0, le=600, description="A hold lasts at least this long.")
+    sample_s: float = Field(0.1, ge=0.01, le=10, description="How often the load is read.")
+    asterisk_poll_s: float = Field(2.0, ge=0.2, le=600, description="How often Asterisk's calls are read.")
+    warn_after_s: float = Field(60.0, ge=1, le=86_400, description=(
+        "Log a warning each time new calls have been held this long in a row (the hold goes on)."))
+    ramp_start: int = Field(30, ge=0, le=100_000, description=(
+        "Calls in flight the governor allows at first and after any hold at least; the readings trail the "
+        "calls by seconds, so a burst is capped before it shows. 0: no ramp (only holds)."))
+    ramp_per_s: float = Field(1.0, gt=0, le=10_000, description=(
+        "How many more calls in flight the ramp allows per second without a hold."))
+    ramp_backoff: float = Field(0.7, gt=0, le=1, description=(
+        "On a new hold the ramp allows this fraction of the calls then in flight (at least ramp_start)."))
+
+
 class WebSettings(_Section):
     host: str = Field("127.0.0.1", description="Address `collbot web` binds to (loopback by default).")
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the web desk.")
@@ -316,6 +346,8 @@ class Settings(_Section):
         description="The collectors' queue: warm transfer, hold, callback offer.")
     preview: PreviewSettings = Field(default_factory=PreviewSettings,
         description="Preview dialing by collectors from the desk.")
+    governor: GovernorSettings = Field(default_factory=GovernorSettings,
+                                       description="The overload governor: when new calls wait.")
 
     def asterisk_root(self) -> Path:
         """Host path of Asterisk's filesystem: the configured root or the sandbox's."""

@@ -32,6 +32,23 @@ TURN_LATENCY = Histogram("collbot_turn_latency_seconds",
                          buckets=(0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0), registry=REGISTRY)
 RECOGNITION_QUEUE = Gauge("collbot_recognition_queue_depth", "Recognition jobs queued or running.",
                           registry=REGISTRY)
+# The overload governor (bot/campaign/load.py): its state and the readings it decides on.
+GOVERNOR_HELD = Gauge("collbot_governor_held", "1 while the overload governor holds new Originates.",
+                      registry=REGISTRY)
+GOVERNOR_HOLDS = Counter("collbot_governor_holds", "Holds of new Originates, by the check that started them.",
+                         ["check"], registry=REGISTRY)
+GOVERNOR_HELD_SECONDS = Counter("collbot_governor_held_seconds", "Time new Originates were held.",
+                                registry=REGISTRY)
+GOVERNOR_CAP = Gauge("collbot_governor_cap", "Calls in flight the governor's ramp allows now (-1: no cap).",
+                     registry=REGISTRY)
+LOOP_LAG = Gauge("collbot_event_loop_lag_seconds", "Worst recent lateness of an event-loop timer.",
+                 registry=REGISTRY)
+RECOGNITION_WAIT = Gauge("collbot_recognition_wait_seconds",
+                         "Slowest recent recognition job, queueing included.", registry=REGISTRY)
+SYNTHESIS_QUEUE = Gauge("collbot_synthesis_queue_depth", "Prompt syntheses queued or running.",
+                        registry=REGISTRY)
+ASTERISK_CALLS = Gauge("collbot_asterisk_calls", "Calls in progress in Asterisk (AMI CoreStatus).",
+                       registry=REGISTRY)
 
 
 class LedgerCollector(Collector):

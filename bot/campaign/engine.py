@@ -11,14 +11,17 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+from bot.campaign.load import Governor, ramp, thresholds
 from bot.campaign.runner import CampaignRunner, Clock, Progress
 from bot.campaign.spec import Campaign, Round, script_for
 from bot.config import Settings
 from bot.controller import Controller
 from bot.dialogue.compiler import CompiledScript
 from bot.domain import CallResult, Debtor, Outcome
+from bot.metrics import REGISTRY
 from bot.phone import normalize
 from bot.speech.models import Recognizers, model_dir_for
+from bot.speech.pressure import RECOGNITION_WAIT
 from bot.speech.tts import Synthesizer
 from bot.store.repo import Store
 
@@ -39,6 +42,7 @@ class CallEngine:
         self._synths: dict[int, Synthesizer] = {}
         self._controller: Controller | None = None
         self.models = Recognizers(settings)
+        self.governor: Governor | None = None
 
     @property
     def controller(self) -> Controller:
@@ -54,6 +58,8 @@ class CallEngine:
             recognizer = await self.models.get(model_dir_for(s, None))
             self._controller = await self._stack.enter_async_context(Controller(
                 s, self.store, script=None, recognizer=recognizer, synth=await self._synth(s.tts.rate)))
+            if s.governor.enabled:
+                self.governor = await self._stack.enter_async_context(self._governor(self._controller))
         except BaseException:
             await self._stack.aclose()
             raise
@@ -61,6 +67,18 @@ class CallEngine:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()
+
+    def _governor(self, controller: Controller) -> Governor:
+        """One per process: every campaign's calls share the same CPU, recognizer and Asterisk."""
+        g = self.settings.governor
+        return Governor(
+            thresholds(g), interval_s=g.sample_s, warn_after_s=g.warn_after_s,
+            recognition_queue=lambda: int(REGISTRY.get_sample_value("collbot_recognition_queue_depth") or 0),
+            recognition_wait=RECOGNITION_WAIT.value,
+            synthesis_queue=lambda: sum(synth.queued for synth in self._synths.values()),
+            asterisk_calls=controller.ami.current_calls if g.max_asterisk_calls else None,
+            asterisk_every_s=g.asterisk_poll_s, ramp=ramp(g),
+            in_flight=lambda: int(REGISTRY.get_sample_value("collbot_calls_in_flight") or 0))
 
     async def _synth(self, rate: int) -> Synthesizer:
         synth = self._synths.get(rate)
@@ -95,4 +113,5 @@ class CallEngine:
                               clock=clock, on_progress=on_progress, asterisk=controller.ami,
                               ready=lambda: controller.ami.connected, controller=self.settings.controller.name(),
                               lease=dt.timedelta(seconds=self.settings.controller.lease_s),
-                              exclusive=self.settings.database.url.startswith("sqlite"))
+                              exclusive=self.settings.database.url.startswith("sqlite"),
+                              governor=self.governor)

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from bot.campaign import compliance, followup, retry
 from bot.campaign.claims import RETRY_PREFIX, Want, in_round_pool, refusal
 from bot.campaign.interrupted import plan_interrupted, summary_lines
+from bot.campaign.load import Governor
 from bot.campaign.reconcile import Channels, reconcile
 from bot.campaign.spec import Campaign, Round, campaign_end, parse_duration, script_for
 from bot.campaign.windows import works_on
@@ -53,6 +54,7 @@ class Progress:
     skipped: int = 0
     results: dict[str, int] = field(default_factory=dict)
     paused: str = ""  # why dialling is held (AMI down), empty while it is not
+    governor: str = ""  # why the overload governor holds new calls, empty while it admits
     finished: bool = False  # the campaign has no work left
     stopped: bool = False  # stopped (signal, pause, cancel) before its work for now was done
     interrupted: list[str] = field(default_factory=list)  # report lines: calls cut short, what follows
@@ -95,7 +97,7 @@ class CampaignRunner:
                  normalize: Callable[[str], str], clock: Clock | None = None,
                  on_progress: Callable[[Progress], None] | None = None, asterisk: Channels | None = None,
                  ready: Callable[[], bool] | None = None, controller: str | None = None,
-                 lease: dt.timedelta = LEASE, exclusive: bool = True):
+                 lease: dt.timedelta = LEASE, exclusive: bool = True, governor: Governor | None = None):
         self.c = campaign
         self.store = store
         self.place = place
@@ -124,6 +126,7 @@ class CampaignRunner:
         self.controller = controller
         self.lease = lease
         self.exclusive = exclusive
+        self.governor = governor  # overload governor (bot/campaign/load.py); None: never held
 
     # --- control --------------------------------------------------------------------------
     def stop(self) -> None:
@@ -300,7 +303,7 @@ class CampaignRunner:
                 due.clear()  # the day's schedule is over; the round goes on next run
                 self._cut_off = True
                 continue
-            if due and due[0].at <= self.clock() and not self._held():
+            if due and due[0].at <= self.clock() and not self._held() and self._admits():
                 item = heapq.heappop(due)
                 await self._gate.acquire()
                 if self._halted():
@@ -624,10 +627,20 @@ class CampaignRunner:
         interval = 1.0 / self.c.limits.originates_per_second
         loop = asyncio.get_running_loop()
         async with self._pace:
+            if self.governor is not None:  # overload: wait (a stop ends the wait; _dial releases the claim)
+                await self.governor.admit(self._stop)
             wait = self._last_originate + interval - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
             self._last_originate = loop.time()
+
+    # --- the overload governor's hook (bot/campaign/load.py): no new claim while it holds ----
+    def _admits(self) -> bool:
+        shown = self.governor.describe() if self.governor is not None else ""
+        if shown != self.progress.governor:
+            self.progress.governor = shown
+            self.on_progress(self.progress)
+        return not shown
 
 
 def summarize(progress: Progress) -> Iterable[tuple[str, int]]:

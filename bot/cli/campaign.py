@@ -54,7 +54,8 @@ def run_cmd(ctx: typer.Context, campaign: Annotated[Path, typer.Argument(help="C
         def show(p: object) -> None:
             paused = f" (dialling held: {p.paused})" if p.paused else ""  # type: ignore[attr-defined]
             live.update(f"round {p.round}{paused}: {p.in_flight} in flight, {p.done} done, "  # type: ignore[attr-defined]
-                        f"{p.skipped} deferred; " + ", ".join(f"{k} {v}" for k, v in sorted(p.results.items())))
+                        f"{p.skipped} deferred; " + ", ".join(f"{k} {v}" for k, v in sorted(p.results.items()))
+                        + (f"; {p.governor}" if p.governor else ""))  # type: ignore[attr-defined]
 
         progress = asyncio.run(run_campaign(settings(ctx), campaign, on_progress=show))
     for line in progress.interrupted:

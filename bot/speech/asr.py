@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +24,7 @@ import vosk
 
 from bot.errors import SpeechError
 from bot.metrics import RECOGNITION_QUEUE
+from bot.speech.pressure import RECOGNITION_WAIT
 from bot.speech.serial import SerialJobs
 from bot.speech.vosk_model import check_model_dir, default_model_dir, shared_model
 
@@ -215,10 +217,12 @@ class RecognitionStream:
         if self._closed:
             raise RuntimeError("recognition stream is closed")
         RECOGNITION_QUEUE.inc()
+        asked = time.monotonic()
         try:
             return await asyncio.wrap_future(self._jobs.submit(fn, *args))
         finally:
             RECOGNITION_QUEUE.dec()
+            RECOGNITION_WAIT.record(time.monotonic() - asked)  # read by the overload governor
 
     def _decoder(self) -> vosk.KaldiRecognizer:
         if self._rec is None:

@@ -58,6 +58,11 @@ class Synthesizer:
         """Syntheses started."""
         return self._misses
 
+    @property
+    def queued(self) -> int:
+        """Syntheses queued or running now (read by the overload governor)."""
+        return len(self._inflight)
+
     def path_for(self, text: str, voice: str) -> Path:
         """Where the prompt is (or will be) cached; nothing is synthesized."""
         return self.cache_dir / f"{cache_key(text, voice, self.rate, self.shape)}.wav"

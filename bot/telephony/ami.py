@@ -436,6 +436,17 @@ class Ami:
         return {str(m["Uniqueid"]): str(m["Channel"]) for m in messages
                 if m.get("Event") == "CoreShowChannel" and m.get("Uniqueid") and m.get("Channel")}
 
+    async def current_calls(self) -> int:
+        """Asterisk's count of calls in progress (CoreStatus: 'reporting' rights), for the overload governor."""
+        reply = await self._ask({"Action": "CoreStatus"}, as_list=False)
+        if not succeeded(reply.get("Response")):
+            why = loggable(str(reply.get("Message") or "no reason"))
+            raise AmiError(f"AMI at {self._where} refused CoreStatus: {why}")
+        try:
+            return int(str(reply.get("CoreCurrentCalls", "")))
+        except ValueError as exc:
+            raise AmiError(f"AMI at {self._where}: CoreStatus gave no CoreCurrentCalls") from exc
+
     async def hangup(self, channel: str) -> bool:
         """Hang up a channel by the name ``live_channels`` gave; False if it was gone already."""
         check_value("channel", channel)

@@ -61,9 +61,9 @@ def next_case(ctx: WebContext, agent: str) -> str | None:
     today = ctx.clock().astimezone(ctx.zone).date()
     done = {d["debtor_id"] for d in ctx.store.decisions(preview.CAMPAIGN)
             if d["round"] == agent and d["at"].astimezone(ctx.zone).date() == today}
-    for debtor_id in ctx.cases.cases_of(ctx.store, agent):
-        if debtor_id not in done:
-            return debtor_id
+    for case in ctx.cases.cases_of(ctx.store, agent, today):
+        if case.id not in done:
+            return case.id
     return None
 
 

@@ -279,17 +279,9 @@ def best_phrase(segments: Sequence[dict[str, Any]], allowed: frozenset[str]) -> 
     """
     best = ("", 0.0)
     for segment in segments:
-        scored = [
-            (" ".join(alternative.get("text", "").split()), float(alternative["confidence"]))
-            for alternative in segment.get("alternatives", [])
-            if "confidence" in alternative
-        ]
-        if not scored:
+        mass = _mass(segment, drop=None)
+        if not mass:
             continue
-        top = max(score for _, score in scored)
-        mass: dict[str, float] = {}
-        for text, score in scored:
-            mass[text] = mass.get(text, 0.0) + math.exp(score - top)
         candidates = [(weight, text) for text, weight in mass.items() if text in allowed or not text]
         if not candidates:
             continue
@@ -317,17 +309,9 @@ def best_sequence(segments: Sequence[dict[str, Any]], allowed: frozenset[str] = 
     texts: list[str] = []
     shares: list[float] = []
     for segment in segments:
-        scored = [
-            (" ".join(w for w in alternative.get("text", "").split() if w != UNKNOWN), float(alternative["confidence"]))
-            for alternative in segment.get("alternatives", [])
-            if "confidence" in alternative
-        ]
-        if not scored:
+        mass = _mass(segment, drop=UNKNOWN)
+        if not mass:
             continue
-        top = max(score for _, score in scored)
-        mass: dict[str, float] = {}
-        for text, score in scored:
-            mass[text] = mass.get(text, 0.0) + math.exp(score - top)
         weight, text = max((weight, text) for text, weight in mass.items())
         total = sum(mass.values())
         listed = [(w, t) for t, w in mass.items() if t in allowed and w / total >= ENTRY_SHARE]
@@ -342,3 +326,20 @@ def best_sequence(segments: Sequence[dict[str, Any]], allowed: frozenset[str] = 
     # words. 1.0 is left to what is certain (typed text), so that a script's default
     # certain_confidence of 1.0 confirms every spoken consequential answer.
     return " ".join(texts), min(min(shares), MAX_SPEECH_CONFIDENCE)
+
+
+def _mass(segment: dict[str, Any], drop: str | None) -> dict[str, float]:
+    """One segment's n-best as text -> likelihood relative to its best (texts that read the
+    same add up); words equal to ``drop`` are left out. Empty when Vosk gave no confidences."""
+    scored = [
+        (" ".join(w for w in alternative.get("text", "").split() if w != drop), float(alternative["confidence"]))
+        for alternative in segment.get("alternatives", [])
+        if "confidence" in alternative
+    ]
+    if not scored:
+        return {}
+    top = max(score for _, score in scored)
+    mass: dict[str, float] = {}
+    for text, score in scored:
+        mass[text] = mass.get(text, 0.0) + math.exp(score - top)
+    return mass

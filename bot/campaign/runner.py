@@ -43,6 +43,8 @@ RETRYABLE = {CallResult.NO_ANSWER, CallResult.BUSY, CallResult.CONGESTION, CallR
 FOLLOW_UP = "follow-up"  # the phase after the rounds, for follow-ups of no round in particular
 HOLD_FIRST_S, HOLD_MAX_S = 1.0, 30.0  # backoff while Asterisk takes no Originate
 LEASE = dt.timedelta(seconds=30)  # a controller silent this long is dead: its calls are closed
+RETAKE_AFTER = dt.timedelta(seconds=1)  # a debtor taken elsewhere is tried again no sooner
+RETAKE_EVERY_S = 2.0  # how often an idle runner reads the round's pool while others still work
 REFRESH_S = 5.0  # how often a round looks for follow-ups others planned
 
 
@@ -120,6 +122,11 @@ class CampaignRunner:
         self._hold_s = 0.0
         self._debtors: dict[str, Debtor] = {}
         self._active: set[int] = set()  # follow-ups being attempted by this runner
+        # Debtors of the running round this runner is done with: claimed, or decided on. The
+        # others the ledger shows uncalled in the round are retaken when this runner runs out of
+        # work: a dead controller's released claim, or a colleague's queue not yet reached.
+        self._settled: set[str] = set()
+        self._retaken_at = 0.0
         # Several controllers (PostgreSQL): each stamps its attempts and renews its lease; on start
         # it reconciles its own leftovers and those of expired leases, later only expired ones.
         # ``exclusive`` (SQLite's single writer): nobody else can be alive, reconcile everything.
@@ -276,10 +283,12 @@ class CampaignRunner:
     async def _run_round(self, rnd: Round | None) -> None:
         phase = self._phase(rnd)
         self.progress.round = phase.name
+        self._settled.clear()
         now = self.clock()
         due: list[_Due] = []
         for debtor in (self._pool(rnd) if rnd is not None else []):
             self._debtors[debtor.id] = debtor
+            self._settled.add(debtor.id)
             due.append(_Due(now, debtor.id))
         self._refresh(rnd, due)
         heapq.heapify(due)
@@ -289,8 +298,13 @@ class CampaignRunner:
             if not due and not tasks:
                 # Our part is done; the round is not, while another controller still has calls in
                 # it or follow-ups of it are pending: wait for them, and take what falls to us.
-                if rnd is None or not self.store.busy_elsewhere(
-                        self.c.campaign, me=self.controller, round=rnd.name, until=self._schedule_end()):
+                if rnd is None:
+                    break
+                busy = self.store.busy_elsewhere(self.c.campaign, me=self.controller, round=rnd.name,
+                                                 until=self._schedule_end())
+                if not busy or asyncio.get_running_loop().time() - self._retaken_at >= RETAKE_EVERY_S:
+                    self._retake(rnd, due)  # asked after ``busy``: a claim released since is seen here
+                if not due and not busy:
                     break
                 self._refresh(rnd, due)
                 if not due:
@@ -331,6 +345,18 @@ class CampaignRunner:
         for planned in self.store.pending_for_round(self.c.campaign, rnd.name if rnd is not None else None):
             if planned.id not in queued:
                 heapq.heappush(due, _Due(max(planned.due_at or now, now), planned.debtor_id, planned))
+
+    def _retake(self, rnd: Round, due: list[_Due]) -> None:
+        """Queue the debtors the ledger shows still uncalled in this round that this runner has
+        not settled: a dead controller's claim released by reconciliation, or a debtor another
+        controller has yet to reach (the claim lets only one of us call)."""
+        self._retaken_at = asyncio.get_running_loop().time()
+        when = self.clock() + RETAKE_AFTER
+        for debtor in self._pool(rnd):
+            if debtor.id not in self._settled:
+                self._settled.add(debtor.id)  # until a claim of it is refused as taken elsewhere
+                self._debtors[debtor.id] = debtor
+                heapq.heappush(due, _Due(when, debtor.id))
 
     def _task_done(self, tasks: set[asyncio.Task[None]], item: _Due) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
@@ -442,11 +468,15 @@ class CampaignRunner:
             self._later(item, decision.not_before, due)
         except LedgerRefused as refused:
             log.info("campaign %s: debtor %s not claimed: %s", self.c.campaign, debtor.id, refused.reason)
+            if item.follow_up is None and refused.reason == "already_called_in_round":
+                self._settled.discard(debtor.id)  # held by another claim, perhaps one released later
             if item.follow_up is not None and refused.reason in ("follow_up_stale", "max_attempts"):
                 self.store.close_follow_up(item.follow_up.id, VOID, refused.reason)
             elif item.follow_up is not None and refused.reason == "retry_not_due":
                 heapq.heappush(due, _Due(self.clock() + dt.timedelta(seconds=1), debtor.id, item.follow_up))
         except StoreError as exc:  # another worker holds this debtor or number
+            if item.follow_up is None:
+                self._settled.discard(debtor.id)
             self.store.record_decision(self.c.campaign, rnd.name, debtor.id, False, "claimed_elsewhere",
                                        str(exc), None)
         return None

@@ -12,11 +12,13 @@ from collections import Counter
 
 from bot.campaign.claims import INTERRUPTED, follow_up_due
 from bot.campaign.spec import Campaign
+from bot.domain import EventKind
 from bot.store.followups import DROPPED, NONE, PENDING, TAKEN, VOID
 from bot.store.records import FollowUp
 from bot.store.repo import Store
 
 ALL_STATES = (PENDING, TAKEN, NONE, DROPPED, VOID)
+OPTED_OUT = "opted out before the cut (number suppressed)"
 
 
 def plan_interrupted(store: Store, campaign: Campaign, *, now: dt.datetime) -> list[FollowUp]:
@@ -30,6 +32,15 @@ def plan_interrupted(store: Store, campaign: Campaign, *, now: dt.datetime) -> l
     for attempt_id, debtor_id, phone, ended, round in store.interrupted_attempts(campaign.campaign):
         if attempt_id in known:
             continue
+        if opted_out_before_the_cut(store, attempt_id):
+            # The debtor asked not to be called and the robot took it; the cut only stopped the
+            # call's end being stored. Honoured as on a finished call, never followed up.
+            store.suppress(phone, "opt_out", debtor_id)
+            store.plan_follow_up(campaign.campaign, debtor_id=debtor_id, phone=phone, reason=INTERRUPTED,
+                                 origin_attempt_id=attempt_id, due_at=None, note=OPTED_OUT,
+                                 round=round if round in rounds else None)
+            known.add(attempt_id)
+            continue
         due, note = follow_up_due(ended or now, delay, used[debtor_id], campaign.interrupted.max_follow_ups)
         made = store.plan_follow_up(campaign.campaign, debtor_id=debtor_id, phone=phone, reason=INTERRUPTED,
                                     origin_attempt_id=attempt_id, due_at=due, note=note,
@@ -39,6 +50,11 @@ def plan_interrupted(store: Store, campaign: Campaign, *, now: dt.datetime) -> l
             used[debtor_id] += 1
             planned.append(made)
     return planned
+
+
+def opted_out_before_the_cut(store: Store, attempt_id: str) -> bool:
+    """Did the robot take an opt-out on this call before it was cut? (its stored events)"""
+    return any(e.kind is EventKind.STATE and e.data.get("kind") == "opt_out" for e in store.events_for(attempt_id))
 
 
 def summary_lines(store: Store, campaign: str) -> list[str]:

@@ -266,8 +266,14 @@ class ScriptRun:
     async def _take(self, name: str, intent: Intent, filled: dict[str, object], how: dict[str, object]) -> str:
         captured = {k: v for k, v in filled.items() if v is not None}
         self.slots.update(captured)
+        model = self.compiled.models.get(self.state)
+        kind = model.kind_of(name) if model is not None else None
+        if kind is None and name == "globals.opt_out":
+            kind = Kind.OPT_OUT
+        meaning = {"kind": kind.value} if kind is not None else {}  # read if the call is cut (interrupted.py)
         await self.record(DialogueEvent(EventKind.STATE, {
-            "step": self.state, "intent": name, "slots": {k: str(v) for k, v in captured.items()}, **how}))
+            "step": self.state, "intent": name, "slots": {k: str(v) for k, v in captured.items()}, **meaning,
+            **how}))
         return intent.goto
 
     async def _opt_out(self, intents: dict[str, Intent], u: Understanding) -> str:

@@ -235,3 +235,32 @@ async def test_an_ami_outage_holds_dialling_and_consumes_nobody(tmp_path: Path) 
         network.down = False
         progress = await asyncio.wait_for(task, 60)
         assert progress.finished and network.calls == Counter(phones.values())
+
+
+def test_a_call_cut_after_the_robot_took_an_opt_out_is_suppressed_and_never_followed_up(tmp_path: Path) -> None:
+    from bot.campaign.interrupted import OPTED_OUT, plan_interrupted
+    from bot.domain import DialogueEvent, EventKind
+    from bot.store.followups import NONE, PENDING
+
+    spec = Campaign.model_validate({
+        "campaign": "c", "script": "x.yaml", "rounds": [{"name": "first"}],
+        "schedule": {"timezone": "Asia/Seoul", "start": "09:00", "end": "20:00"},
+        "interrupted": {"follow_up": "1h", "max_follow_ups": 2}})
+    with open_store(f"sqlite:///{tmp_path}/f.db", clock=lambda: NOW) as store:
+        store.ensure_campaign("c")
+        cut = {}
+        for n, said in ((1, "opt_out"), (2, "promise")):
+            phone = f"+82105550000{n}"
+            store.upsert_debtor(Debtor(f"D-{n}", "Kim", phone, Decimal(1000), timezone="Asia/Seoul"))
+            cut[n] = store.create_attempt(f"D-{n}", phone, campaign="c", round="first")
+            store.mark_dialing(cut[n])
+            store.mark_answered(cut[n])
+            store.add_event(cut[n], DialogueEvent(EventKind.STATE, {"step": "greet", "intent": "x", "kind": said}))
+            store.close_interrupted(cut[n], "controller_error")
+        planned = plan_interrupted(store, spec, now=NOW)
+        decided = {f.debtor_id: f for f in store.follow_ups("c", states=(PENDING, NONE))}
+        assert [f.debtor_id for f in planned] == ["D-2"]
+        assert decided["D-1"].state == NONE and decided["D-1"].note == OPTED_OUT
+        assert store.suppression("+821055500001") == "opt_out"
+        assert store.suppression("+821055500002") is None
+        assert plan_interrupted(store, spec, now=NOW) == []  # decided once

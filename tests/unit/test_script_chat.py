@@ -134,3 +134,13 @@ async def test_a_callback_time_is_captured_and_a_day_alone_stays_a_promise(
     assert result.outcome is outcome, "\n".join(shown)  # type: ignore[attr-defined]
     for key, value in detail.items():
         assert result.detail[key] == value  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("replies", [["stop"], ["yes", {"dtmf": "9"}]], ids=["speech", "key"])
+async def test_a_taken_opt_out_is_stored_with_its_kind_before_the_call_ends(
+        compiled: CompiledScript, replies: list[object]) -> None:
+    """A call cut after this event is still known to be an opt-out (bot.campaign.interrupted)."""
+    _, _, events = await talk(compiled, replies)
+    taken = [e.data for e in events if e.kind is EventKind.STATE and "intent" in e.data]
+    assert taken[-1].get("kind") == "opt_out"
+    assert all(t.get("kind") != "opt_out" for t in taken[:-1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.domain import Heard
-from bot.telephony.channel import Hangup, ListenSpec
+from bot.telephony.channel import Hangup, ListenSpec, heard_reply
 
 Reply = str | dict[str, object]
 
@@ -46,20 +46,15 @@ class ChatChannel:
 
     async def listen(self, spec: ListenSpec) -> Heard:
         reply = self.next_reply(spec)
-        if reply is None or reply == "" or (isinstance(reply, dict) and reply.get("silence")):
+        if isinstance(reply, dict) and reply.get("hangup"):
+            self.show("you: (hang up)")
+        elif isinstance(reply, dict) and reply.get("dtmf"):
+            self.show(f"you: (presses {reply['dtmf']})")
+        elif isinstance(reply, dict) or not (reply or "").strip():
             self.show("you: (silence)")
-            return Heard()
-        if isinstance(reply, dict):
-            if reply.get("hangup"):
-                self.show("you: (hang up)")
-                raise Hangup("customer")
-            keys = str(reply.get("dtmf", ""))
-            self.show(f"you: (presses {keys})")
-            return Heard(digit=keys[:1]) if keys[:1] and keys[:1] in spec.dtmf else Heard(audio_ms=100)
-        self.show(f"you: {reply}")
-        if reply in spec.phrases or "[unk]" in spec.phrases:  # an open grammar hears what was said
-            return Heard(text=reply, confidence=1.0, audio_ms=100 * len(reply))
-        return Heard(audio_ms=100 * len(reply))
+        else:
+            self.show(f"you: {reply}")
+        return heard_reply(reply, spec)
 
     async def hangup(self) -> None:
         self.hung_up = True

@@ -6,7 +6,7 @@ and ``TextChannel`` serves tests and the text simulator.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -72,6 +72,23 @@ class Transferable(Protocol):
         ...
 
 
+def heard_reply(reply: str | Mapping[str, object] | None, spec: ListenSpec) -> Heard:
+    """What a grammar recognizer makes of a typed or scripted reply, for the text channels:
+    a phrase the step does not expect is speech without text (no match); nothing, blank or
+    ``{"silence": True}`` is no input; ``{"dtmf": "1"}`` is its first key if the step takes it
+    (a real channel ignores other keys); ``{"hangup": True}`` raises Hangup."""
+    if isinstance(reply, Mapping):
+        if reply.get("hangup"):
+            raise Hangup("customer")
+        key = str(reply.get("dtmf", ""))[:1]
+        return Heard(digit=key) if key and key in spec.dtmf else Heard()
+    if reply is None or not reply.strip():
+        return Heard()
+    if reply in spec.phrases or "[unk]" in spec.phrases:  # an open grammar hears what was said
+        return Heard(text=reply, confidence=1.0, audio_ms=100 * len(reply))
+    return Heard(audio_ms=100 * len(reply))
+
+
 class TextChannel:
     """An in-memory channel: replies come from a list; what the robot says is kept in ``said``."""
 
@@ -97,19 +114,7 @@ class TextChannel:
         """Like grammar recognition: a reply outside the phrases is heard as speech with no text."""
         if self.hung_up:
             raise Hangup("robot")
-        if not self._replies:
-            return Heard()
-        reply = self._replies.pop(0)
-        if isinstance(reply, dict):
-            if reply.get("hangup"):
-                raise Hangup("customer")
-            digit = reply.get("dtmf", "")
-            return Heard(digit=digit if digit and digit in spec.dtmf else "")
-        if not reply.strip():
-            return Heard()
-        if reply in spec.phrases or "[unk]" in spec.phrases:  # an open grammar hears what was said
-            return Heard(text=reply, confidence=1.0, audio_ms=100 * len(reply))
-        return Heard(audio_ms=100 * len(reply))
+        return heard_reply(self._replies.pop(0) if self._replies else None, spec)
 
     async def hangup(self) -> None:
         self.hung_up = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -56,15 +57,28 @@ class PreviewDialer:
             log.error("preview call failed: %s", task.exception())
 
 
+@dataclass(frozen=True, slots=True)
+class Queue:
+    """The agent's preview work today: what the page shows above the Call and Skip buttons."""
+
+    left: list[str]  # allocated cases not yet called or skipped by them today, in order
+    total: int  # allocated cases
+    last: dict[str, Any] | None  # their latest decision today (called, refused or skipped)
+
+
+def queue(ctx: WebContext, agent: str) -> Queue:
+    today = ctx.clock().astimezone(ctx.zone).date()
+    mine = [d for d in ctx.store.decisions(preview.CAMPAIGN)
+            if d["round"] == agent and d["at"].astimezone(ctx.zone).date() == today]
+    done = {d["debtor_id"] for d in mine}
+    cases = ctx.cases.cases_of(ctx.store, agent, today)
+    return Queue([c.id for c in cases if c.id not in done], len(cases), mine[-1] if mine else None)
+
+
 def next_case(ctx: WebContext, agent: str) -> str | None:
     """The agent's first allocated case not yet called or skipped by them today."""
-    today = ctx.clock().astimezone(ctx.zone).date()
-    done = {d["debtor_id"] for d in ctx.store.decisions(preview.CAMPAIGN)
-            if d["round"] == agent and d["at"].astimezone(ctx.zone).date() == today}
-    for case in ctx.cases.cases_of(ctx.store, agent, today):
-        if case.id not in done:
-            return case.id
-    return None
+    left = queue(ctx, agent).left
+    return left[0] if left else None
 
 
 @requires("agent")
@@ -77,11 +91,12 @@ def show(request: Request) -> Response:
 
 def _page(request: Request, ctx: WebContext, debtor_id: str | None, error: str = "", status: int = 200,
           notice: str = "") -> Response:
+    work = queue(ctx, request.state.user.name)
     if debtor_id is None:
-        return ctx.render(request, "preview.html", status=status, h=None, error=error, notice=notice)
+        return ctx.render(request, "preview.html", status=status, h=None, error=error, notice=notice, queue=work)
     debtor = open_case(ctx.store, request.state.user, debtor_id, ctx.cases.owner)
     history = case_history(ctx.store, debtor, now=ctx.clock(), zone=ctx.zone)
-    return ctx.render(request, "preview.html", status=status, h=history, error=error, notice=notice)
+    return ctx.render(request, "preview.html", status=status, h=history, error=error, notice=notice, queue=work)
 
 
 @requires("agent")

@@ -110,6 +110,25 @@ def expected(people: list[tuple[str, str, dict[str, object]]]) -> tuple[dict[str
     return finals, calls
 
 
+def check_campaign(sandbox: Sandbox, settings: Settings, name: str,
+                   people: list[tuple[str, str, dict[str, object]]]) -> None:
+    """The end state every completed campaign of ``people`` must reach: each number called exactly
+    as the policy says (counted by Asterisk), each debtor's latest attempt ending as its persona
+    should, the campaign finished and no attempt left in flight."""
+    finals, calls = expected(people)
+    counts = call_counts(sandbox)
+    assert {n: counts.get(n, 0) for n in calls} == calls  # nobody dropped, nobody called beyond the policy
+    with open_store(settings.database.url) as store:
+        latest = store.campaign_latest(name)
+        got = {}
+        for debtor_id, number, _ in people:
+            a = latest[debtor_id]
+            got[number] = a.outcome.value if a.outcome else a.result.value  # type: ignore[union-attr]
+        assert got == finals
+        assert store.campaign_status(name) == "finished"
+        assert not [a for a in store.campaign_attempts(name) if a.state.value in ("queued", "dialing", "answered")]
+
+
 async def test_three_round_campaign_with_retries_suppression_and_export(
         sandbox: Sandbox, campaign_env: tuple[Settings, Path]) -> None:
     settings, tmp = campaign_env
@@ -120,17 +139,9 @@ async def test_three_round_campaign_with_retries_suppression_and_export(
     seed(settings, people, zone)
     await run_campaign(settings, path, handle_signals=False)
 
+    check_campaign(sandbox, settings, "it-three-rounds", people)
     finals, calls = expected(people)
-    counts = call_counts(sandbox)
-    assert {n: counts.get(n, 0) for n in calls} == calls  # retries exactly as the policy says, from Asterisk's side
     with open_store(settings.database.url) as store:
-        latest = store.campaign_latest("it-three-rounds")
-        got = {}
-        for debtor_id, number, _ in people:
-            a = latest[debtor_id]
-            got[number] = a.outcome.value if a.outcome else a.result.value  # type: ignore[union-attr]
-        assert got == finals
-        assert store.campaign_status("it-three-rounds") == "finished"
         opted_out = [n for _, n, f in people if f["kind"] == "opt_out"]
         assert all(store.suppression(n) == "opt_out" for n in opted_out)
         out = tmp / "export.csv"

@@ -14,10 +14,15 @@ from bot import metrics
 from bot.campaign.commands import run_campaign
 from bot.commands import load_personas
 from bot.config import Settings
-from bot.store.repo import open_store
 from bot.telephony.sandbox import Sandbox
-from bot.telephony.sim import call_counts
-from tests.integration.test_campaign import DEFAULT_PERSONAS, expected, mid_morning_zone, population, seed, write_files
+from tests.integration.test_campaign import (
+    DEFAULT_PERSONAS,
+    check_campaign,
+    mid_morning_zone,
+    population,
+    seed,
+    write_files,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -60,15 +65,4 @@ async def test_a_low_asterisk_limit_holds_new_calls_and_costs_no_outcome(
     assert holds("Asterisk calls") > before  # it held at least once, on Asterisk's own count
     assert "overload governor: holding new calls: Asterisk calls" in caplog.text
     assert "overload governor: new calls resume after" in caplog.text
-    finals, calls = expected(people)
-    counts = call_counts(sandbox)
-    assert {n: counts.get(n, 0) for n in calls} == calls  # nobody dropped, nobody called beyond the policy
-    with open_store(settings.database.url) as store:
-        latest = store.campaign_latest("it-governor")
-        got = {}
-        for debtor_id, number, _ in people:
-            a = latest[debtor_id]
-            got[number] = a.outcome.value if a.outcome else a.result.value  # type: ignore[union-attr]
-        assert got == finals
-        assert not [a for a in store.campaign_attempts("it-governor")
-                    if a.state.value in ("queued", "dialing", "answered")]
+    check_campaign(sandbox, settings, "it-governor", people)

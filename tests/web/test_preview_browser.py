@@ -48,7 +48,18 @@ def test_preview_skip_then_refused_call(browser: Browser, desk_server: DeskServe
     page.goto(f"{desk_server.url}/preview")
     expect(page.locator("#preview")).to_have_attribute("data-case", "P-1")
     expect(page.locator("table.calls")).to_contain_text("transfer requested")  # the robot's call
+    expect(page.locator(".queue")).to_contain_text("2 of 2 cases left today")
+    expect(page.get_by_text("상담원 연결")).to_be_visible()  # what the customer said last, unfolded
     page.screenshot(path=str(shots / "20-preview-next-case.png"))
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing runs off the right edge
+    page.goto(f"{desk_server.url}/cases/P-1")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.goto(f"{desk_server.url}/preview")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    expect(page.get_by_text("상담원 연결")).to_be_visible()
+    page.screenshot(path=str(shots / "20-preview-next-case-narrow.png"), full_page=True)
+    page.set_viewport_size({"width": 1360, "height": 900})
+    page.goto(f"{desk_server.url}/preview")
     page.get_by_label("Reason to skip").fill("customer in hospital, per note")
     page.locator("#preview-skip").click()
 
@@ -56,6 +67,10 @@ def test_preview_skip_then_refused_call(browser: Browser, desk_server: DeskServe
     page.locator("#preview-call").click()
     expect(page.get_by_role("alert")).to_contain_text("Not called: suppressed:opt_out")
     page.screenshot(path=str(shots / "21-preview-refused.png"))
+    page.get_by_role("link", name="Go to the next case").click()
+    expect(page.locator("#no-case")).to_be_visible()  # both decided today
+    expect(page.locator(".empty-state")).to_contain_text("called or skipped all 2 of your cases today")
+    expect(page.locator(".empty-state")).to_contain_text("not called: suppressed:opt_out")
     page.context.close()
 
     with desk_server.store() as store:

@@ -10,6 +10,10 @@ rm -rf build "$work"  # a stale build/ would put deleted modules into the wheel
 mkdir -p "$work/dist" "$work/run"
 work=$(cd "$work" && pwd)
 "$python" -m pip wheel -q --no-deps -w "$work/dist" . 2>"$work/build.log" || { cat "$work/build.log"; exit 1; }
+# Warnings are errors here as in pytest: setuptools announces removals (e.g. the license table) this way.
+if grep -q "Warning" "$work/build.log"; then
+    cat "$work/build.log"; echo "check-wheel: the build warned (above)"; exit 1
+fi
 rm -rf build
 wheel=$(ls "$work"/dist/collbot-*.whl)
 

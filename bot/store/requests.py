@@ -266,6 +266,18 @@ class RequestsMixin:
                 .outerjoin(CampaignAttemptRow, CampaignAttemptRow.attempt_id == AttemptRow.id)
                 .where(AttemptRow.ended_at.is_not(None), AttemptRow.ended_at < before))]
 
+    def prompts_played(self, attempt_ids: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
+        """(attempt id, debtor name, event data) of each prompt these attempts played."""
+        out: list[tuple[str, str, dict[str, Any]]] = []
+        with self._tx("read played prompts") as s:
+            for start in range(0, len(attempt_ids), 500):
+                out.extend((a, n, dict(d or {})) for a, n, d in s.execute(
+                    select(EventRow.attempt_id, DebtorRow.name, EventRow.data)
+                    .join(AttemptRow, AttemptRow.id == EventRow.attempt_id)
+                    .join(DebtorRow, DebtorRow.id == AttemptRow.debtor_id)
+                    .where(EventRow.attempt_id.in_(attempt_ids[start:start + 500]), EventRow.kind == "prompt")))
+        return out
+
     def purge_transcripts(self, attempt_ids: list[str], *, dry_run: bool = False) -> int:
         """Erase what was recognized and played in these attempts; the events themselves stay."""
         kinds = ("recognition", "prompt", "dtmf")

@@ -22,7 +22,8 @@ from bot.commands import load_personas
 from bot.compliance.actions import restrict, suspend
 from bot.config import Settings
 from bot.privacy.forget import forget
-from bot.privacy.prompts import PROMPTS_MANIFEST
+from bot.privacy.prompts import PROMPTS_MANIFEST, prompt_digest
+from bot.privacy.purge import purge
 from bot.store.repo import open_store
 from bot.telephony.sandbox import Sandbox
 from bot.telephony.sim import call_counts
@@ -130,3 +131,22 @@ async def test_kr_requests_and_collector_contacts_are_honoured_on_the_sandbox(
     assert "고객R-5" in dump  # the others are untouched
     with open_store(settings.database.url) as store:
         assert len(store.history("R-1")) == 1
+
+    # The retention purge, long after: the cached prompts that spoke R-5's or R-6's data (name,
+    # amount) go with their calls' recordings; the prompts that spoke nobody's data stay.
+    personal: set[Path] = set()
+    shared: set[Path] = set()
+    with open_store(settings.database.url) as store:
+        for debtor_id in ("R-5", "R-6"):
+            attempt = latest[debtor_id].id
+            flags = {prompt_digest(str(e.data["text"])): bool(e.data.get("personal"))
+                     for e in store.events_for(attempt) if e.kind.value == "prompt" and "text" in e.data}
+            for line in (settings.host_path(settings.asterisk.spool_dir) / attempt / PROMPTS_MANIFEST
+                         ).read_text(encoding="ascii").splitlines():
+                digest, name = line.split(" ", 1)
+                (personal if flags[digest] else shared).add(settings.tts_cache_dir() / name)
+    personal = {p for p in personal if p.exists()}  # forgetting R-1 took those R-1 spoke too (same amount)
+    assert personal and shared - personal and all(p.exists() for p in shared)
+    report = purge(settings, now=now + dt.timedelta(days=400))
+    assert report.prompts == len(personal)
+    assert not any(p.exists() for p in personal) and all(p.exists() for p in shared - personal)

@@ -107,7 +107,7 @@ def lift_cmd(request_id: Annotated[int, typer.Argument(help="Request id (from `c
 @debtor_app.command("requests")
 def requests_cmd(debtor_id: IdArg) -> None:
     """The debtor's contact requests, in force or lifted."""
-    from bot.compliance.actions import describe
+    from bot.compliance.actions import describe, status
 
     with _store() as store:
         rows = store.contact_request_list(debtor_id)
@@ -115,8 +115,8 @@ def requests_cmd(debtor_id: IdArg) -> None:
     for column in ("id", "kind", "asked (UTC)", "by", "request", "status"):
         table.add_column(column)
     for r in rows:
-        status = f"lifted {r.lifted_at:%Y-%m-%d %H:%M}" if r.lifted_at else "in force"
-        table.add_row(str(r.id), r.kind, f"{r.at:%Y-%m-%d %H:%M}", r.by, describe(r.kind, r.data), status)
+        table.add_row(str(r.id), r.kind, f"{r.at:%Y-%m-%d %H:%M}", r.by, describe(r.kind, r.data),
+                      status(r.kind, r.lifted_at))
     out.print(table)
     if not rows:
         _print("no contact requests")

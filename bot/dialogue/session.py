@@ -77,7 +77,9 @@ class ScriptRun:
         await self.record(DialogueEvent(EventKind.STATE, {"step": self.state}))
         asked = self.script.steps[self.state].contact_request
         if asked is not None:  # the customer asked for it: kept whatever happens next, hang-up included
-            request = {"hours": list(asked.hours), "means": list(asked.means), "step": self.state}
+            request: dict[str, object] = {"hours": list(asked.hours), "means": list(asked.means), "step": self.state}
+            if asked.suspension is not None:  # stored for a person to review, never granted here
+                request["suspension"] = asked.suspension
             if request not in self.contact_requests:
                 self.contact_requests.append(request)
 

@@ -18,6 +18,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.compliance.requests import (
+    SUSPENSION_ASKED,
     Adjustment,
     ContactRequests,
     Restriction,
@@ -32,7 +33,7 @@ from bot.store.types import JsonData, UTCDateTime
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-KINDS = ("restrict", "suspend", "adjust")
+KINDS = ("restrict", "suspend", "adjust", SUSPENSION_ASKED)
 HASHED = "#"  # a forgotten number's keyed hash (bot.privacy.keys)
 KEEP_DETAIL = ("promise_date", "promise_amount", "callback_at", "channel", "means", "interrupted",
                "contact_requests")

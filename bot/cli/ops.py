@@ -122,6 +122,22 @@ def requests_cmd(debtor_id: IdArg) -> None:
         _print("no contact requests")
 
 
+@debtor_app.command("reviews")
+def reviews_cmd() -> None:
+    """Suspensions debtors asked for in calls, pending a person's review of the evidence (oldest first)."""
+    with _store() as store:
+        rows = store.pending_reviews()
+    table = Table(title="suspensions asked in calls, pending review", title_justify="left")
+    for column in ("id", "debtor", "asked (UTC)", "reason", "call"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(str(r.id), r.debtor_id, f"{r.at:%Y-%m-%d %H:%M}", str(r.data.get("reason", "")),
+                      str(r.data.get("attempt", "")))
+    out.print(table)
+    _print(f"{len(rows)} pending: check the evidence, then `collbot debtor suspend ID --until ... --reason ...`, "
+           "or `collbot debtor lift REQUEST_ID` to close one without a suspension")
+
+
 @debtor_app.command("contact")
 def contact_cmd(debtor_id: IdArg,
                 by: ByOpt = None,

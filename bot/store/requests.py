@@ -147,6 +147,14 @@ class RequestsMixin:
                              .order_by(ContactRequestRow.at, ContactRequestRow.id))
             return [_stored(r) for r in rows]
 
+    def pending_reviews(self) -> list[StoredRequest]:
+        """Suspensions debtors asked for in calls that no person has reviewed yet, oldest first."""
+        with self._tx("read the requests pending review") as s:
+            rows = s.scalars(select(ContactRequestRow).where(
+                ContactRequestRow.kind == SUSPENSION_ASKED, ContactRequestRow.lifted_at.is_(None))
+                .order_by(ContactRequestRow.at, ContactRequestRow.id))
+            return [_stored(r) for r in rows]
+
     def contact_requests(self, debtor_id: str) -> ContactRequests:
         """The debtor's requests in force (not lifted), as the compliance gate reads them."""
         with self._tx(f"read the contact requests of debtor {debtor_id!r}") as s:

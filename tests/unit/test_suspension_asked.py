@@ -89,3 +89,23 @@ def test_the_gate_ignores_it_until_a_person_suspends(tmp_path: Path) -> None:
         assert decide(store.contact_requests("D-1")) == "request_suspended"
         reviewed = next(r for r in store.contact_request_list("D-1") if r.id == asked)
         assert status(reviewed.kind, reviewed.lifted_at).startswith("reviewed ")
+
+
+def test_collbot_debtor_reviews_lists_what_a_person_must_check(tmp_path: Path) -> None:
+    from tests.cli import collbot
+
+    with open_store(f"sqlite:///{tmp_path / 'c.db'}", clock=lambda: NOW) as store:
+        store.upsert_debtor(KIM)
+        store.upsert_debtor(Debtor("D-2", "Lee", "+821055550002", Decimal(1), timezone="Asia/Seoul"))
+        for debtor_id, reason in (("D-1", "hospital"), ("D-2", "bereavement")):
+            store.add_contact_request(debtor_id, SUSPENSION_ASKED, {"reason": reason, "status": "pending_review",
+                                                                    "attempt": f"call-{debtor_id}"}, by="call:x")
+    listed = collbot("debtor", "reviews", cwd=tmp_path, database=True)
+    assert listed.returncode == 0, listed.stderr
+    assert "2 pending" in listed.stdout and "hospital" in listed.stdout and "bereavement" in listed.stdout
+    assert collbot("debtor", "suspend", "D-2", "--until", "2099-01-31", "--reason", "bereavement",
+                   cwd=tmp_path, database=True).returncode == 0
+    listed = collbot("debtor", "reviews", cwd=tmp_path, database=True)
+    assert "1 pending" in listed.stdout and "bereavement" not in listed.stdout
+    requests = collbot("debtor", "requests", "D-2", cwd=tmp_path, database=True).stdout
+    assert "reviewed" in requests and "pending review" not in requests

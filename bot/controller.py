@@ -22,6 +22,7 @@ import phonenumbers
 from phonenumbers import timezone as phone_tz
 
 from bot.agents.transfer import TransferResult, follow_transfer, offer_callback
+from bot.compliance.requests import SUSPENSION_ASKED
 from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.dialogue.session import CallOutcome, ScriptRun
@@ -250,15 +251,20 @@ class Controller:
             self.ami.keys.forget(attempt_id)
 
     async def _store_contact_requests(self, attempt_id: str, debtor_id: str, detail: dict[str, object]) -> None:
-        """Restrictions the customer asked for in the call, honoured from the next decision on."""
+        """Restrictions the customer asked for in the call, honoured from the next decision on; a
+        suspension they asked for is stored pending a person's review (SUSPENSION_ASKED), not granted."""
         for asked in detail.get("contact_requests", ()) or ():  # type: ignore[attr-defined]
-            data = {"hours": list(asked["hours"]), "means": list(asked["means"])}
-            try:
-                await self.db(functools.partial(self.store.add_contact_request, by=f"call:{attempt_id}"[:64]),
-                              debtor_id, "restrict",
-                              {"slots": data["hours"], "means": data["means"], "attempt": attempt_id})
-            except CollbotError as exc:  # the outcome is stored; the request is in its detail
-                log.error("attempt %s: the contact request asked in the call was not stored: %s", attempt_id, exc)
+            stored = []
+            if asked["hours"] or asked["means"]:
+                stored.append(("restrict", {"slots": list(asked["hours"]), "means": list(asked["means"])}))
+            if asked.get("suspension"):
+                stored.append((SUSPENSION_ASKED, {"reason": asked["suspension"], "status": "pending_review"}))
+            for kind, data in stored:
+                try:
+                    await self.db(functools.partial(self.store.add_contact_request, by=f"call:{attempt_id}"[:64]),
+                                  debtor_id, kind, {**data, "attempt": attempt_id})
+                except CollbotError as exc:  # the outcome is stored; the request is in its detail
+                    log.error("attempt %s: the contact request asked in the call was not stored: %s", attempt_id, exc)
 
     async def _await_dialogue(self, live: _LiveCall) -> CallOutcome:
         try:

@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.domain import CallResult, Outcome
 from bot.errors import StoreError
+from bot.privacy.keys import Hasher
 from bot.privacy.service import beside_serve
 from bot.store.definitions import Registered
 from bot.store.repo import open_store
@@ -80,7 +81,7 @@ async def run_campaign(settings: Settings, path: Path, *,
                        handle_signals: bool = True) -> Progress:
     campaign = read_campaign(path)
     scripts = checked_scripts(settings, campaign)
-    store = open_store(settings.database.url)
+    store = open_store(settings.database.url, number_hash=Hasher(settings.privacy.key_file))
     try:
         with SingleWriter(settings.database.url):
             status = store.ensure_campaign(campaign.campaign)
@@ -110,7 +111,7 @@ async def serve(settings: Settings, *, poll_s: float = 5.0, handle_signals: bool
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_signal)
-    store = open_store(settings.database.url)
+    store = open_store(settings.database.url, number_hash=Hasher(settings.privacy.key_file))
     try:
         with SingleWriter(settings.database.url):
             async with CallEngine(settings, store) as engine:
@@ -148,7 +149,7 @@ def dry_run(settings: Settings, path: Path, now: dt.datetime | None = None) -> l
     """What the campaign would do now for each debtor of its first pending round, and why."""
     campaign = read_campaign(path)
     checked_scripts(settings, campaign)
-    store = open_store(settings.database.url)
+    store = open_store(settings.database.url, number_hash=Hasher(settings.privacy.key_file))
     try:
         clock = (lambda: now) if now else None
 

@@ -107,7 +107,7 @@ def lift_cmd(request_id: Annotated[int, typer.Argument(help="Request id (from `c
 @debtor_app.command("requests")
 def requests_cmd(debtor_id: IdArg) -> None:
     """The debtor's contact requests, in force or lifted."""
-    from bot.compliance.actions import describe
+    from bot.compliance.actions import describe, status
 
     with _store() as store:
         rows = store.contact_request_list(debtor_id)
@@ -115,11 +115,27 @@ def requests_cmd(debtor_id: IdArg) -> None:
     for column in ("id", "kind", "asked (UTC)", "by", "request", "status"):
         table.add_column(column)
     for r in rows:
-        status = f"lifted {r.lifted_at:%Y-%m-%d %H:%M}" if r.lifted_at else "in force"
-        table.add_row(str(r.id), r.kind, f"{r.at:%Y-%m-%d %H:%M}", r.by, describe(r.kind, r.data), status)
+        table.add_row(str(r.id), r.kind, f"{r.at:%Y-%m-%d %H:%M}", r.by, describe(r.kind, r.data),
+                      status(r.kind, r.lifted_at))
     out.print(table)
     if not rows:
         _print("no contact requests")
+
+
+@debtor_app.command("reviews")
+def reviews_cmd() -> None:
+    """Suspensions debtors asked for in calls, pending a person's review of the evidence (oldest first)."""
+    with _store() as store:
+        rows = store.pending_reviews()
+    table = Table(title="suspensions asked in calls, pending review", title_justify="left")
+    for column in ("id", "debtor", "asked (UTC)", "reason", "call"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(str(r.id), r.debtor_id, f"{r.at:%Y-%m-%d %H:%M}", str(r.data.get("reason", "")),
+                      str(r.data.get("attempt", "")))
+    out.print(table)
+    _print(f"{len(rows)} pending: check the evidence, then `collbot debtor suspend ID --until ... --reason ...`, "
+           "or `collbot debtor lift REQUEST_ID` to close one without a suspension")
 
 
 @debtor_app.command("contact")

@@ -34,6 +34,7 @@ def serve(ctx: typer.Context,
         return
     import uvicorn
 
+    from bot.privacy.keys import Hasher
     from bot.store.repo import open_store
     from bot.web.app import create_app
     from bot.web.routes_preview import PreviewDialer
@@ -42,7 +43,7 @@ def serve(ctx: typer.Context,
     web = settings.web
     bind_host, bind_port = host or web.host, web.port if port is None else port
     sock = _listen(bind_host, bind_port)
-    with sock, open_store(settings.database.url) as store:
+    with sock, open_store(settings.database.url, number_hash=Hasher(settings.privacy.key_file)) as store:
         app = create_app(web, store, allocation=settings.allocation)
         app.state.preview = PreviewDialer(settings)  # Call on /preview: AMI, dial template, gate
         shown = f"[{bind_host}]" if ":" in bind_host else bind_host

@@ -67,7 +67,11 @@ def suspend(store: Store, debtor_id: str, until: dt.date, reason: str, *, by: st
         raise InputError(f"--until {until} is in the past (today is {today} in the debtor's zone)")
     rid = store.add_contact_request(debtor_id, "suspend", {"since": today.isoformat(), "until": until.isoformat(),
                                                            "reason": reason, "extensions": 0}, by=by, extend=extend)
-    stored = next(r for r in store.contact_request_list(debtor_id) if r.id == rid)
+    requests = store.contact_request_list(debtor_id)
+    stored = next(r for r in requests if r.id == rid)
+    for asked in requests:  # what the debtor asked for in a call is now reviewed and decided
+        if asked.kind == req.SUSPENSION_ASKED and asked.lifted_at is None:
+            store.lift_contact_request(asked.id, by=by)
     since = dt.date.fromisoformat(stored.data["since"])
     suspension = req.Suspension(rid, since, until, reason, int(stored.data.get("extensions", 0)))
     notes = []
@@ -98,4 +102,14 @@ def describe(kind: str, data: dict[str, object]) -> str:
     if kind == "suspend":
         extended = f", extended {data.get('extensions')}x" if data.get("extensions") else ""
         return f"suspended {data['since']} through {data['until']} ({data['reason']}{extended})"
+    if kind == req.SUSPENSION_ASKED:
+        return (f"asked in a call for a suspension ({data['reason']}); needs a person to check the evidence, "
+                "then `collbot debtor suspend`; not in force")
     return f"debt adjustment requested {data['since']}"
+
+
+def status(kind: str, lifted_at: dt.datetime | None) -> str:
+    """How `collbot debtor requests` shows whether a request holds."""
+    if kind == req.SUSPENSION_ASKED:
+        return f"reviewed {lifted_at:%Y-%m-%d %H:%M}" if lifted_at else "pending review"
+    return f"lifted {lifted_at:%Y-%m-%d %H:%M}" if lifted_at else "in force"

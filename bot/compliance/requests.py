@@ -23,6 +23,9 @@ from bot.errors import InputError
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MEANS = ("phone", "sms")
 REASONS = ("disaster", "surgery", "hospital", "bereavement")
+# A suspension the debtor asked for in a call: kept for a person to review the evidence, never
+# honoured by the gate (only a `suspend` entered by a person is).
+SUSPENSION_ASKED = "suspend_asked"
 WEEK_MIN = 7 * 24 * 60
 ROBOT_MEANS = "phone"  # what a robot call is
 _SLOT = re.compile(r"\s*(?P<days>[a-z,\-]+)\s+(?P<h1>\d{1,2}):(?P<m1>\d{2})\s*-\s*(?P<h2>\d{1,2}):(?P<m2>\d{2})\s*")

@@ -144,18 +144,26 @@ class Rule(_Strict):
 
 class ContactRequestSpec(_Strict):
     """A contact restriction the customer asked for in the call ("don't call me at work"), stored
-    when the call ends and honoured by the compliance gate (docs/compliance.md)."""
+    when the call ends and honoured by the compliance gate (docs/compliance.md).
+
+    ``suspension``: the customer said they qualify for a suspension (hospitalised, surgery, a death
+    in the family, a disaster). The law's suspension needs evidence, so it is stored as a request
+    pending a person's review and never honoured by the gate until a person enters it
+    (`collbot debtor suspend`)."""
 
     hours: list[str] = Field(default_factory=list)  # weekly slots, e.g. "mon-fri 09:00-18:00"
     means: list[Literal["phone", "sms"]] = Field(default_factory=list)
+    suspension: str | None = None  # disaster, surgery, hospital or bereavement
 
     @model_validator(mode="after")
     def _something(self) -> ContactRequestSpec:
-        from bot.compliance.requests import parse_slot
+        from bot.compliance.requests import REASONS, parse_slot
         from bot.errors import InputError
 
-        if not self.hours and not self.means:
-            raise ValueError("a contact request needs hours, means or both")
+        if not self.hours and not self.means and self.suspension is None:
+            raise ValueError("a contact request needs hours, means or a suspension")
+        if self.suspension is not None and self.suspension not in REASONS:
+            raise ValueError(f"suspension {self.suspension!r}: expected one of {', '.join(REASONS)}")
         for text in self.hours:
             try:
                 parse_slot(text)

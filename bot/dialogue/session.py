@@ -60,6 +60,7 @@ class ScriptRun:
         self.counters: Counter[str] = Counter()
         self.path: list[str] = []
         self._held: list[str] = []
+        self._held_personal = False  # a held text filled a placeholder (the debtor's data)
         self.state = self.script.start
         # Recognitions less sure than this are not taken as an answer: a misheard "paid" or
         # "wrong number" costs more than asking again.
@@ -76,7 +77,9 @@ class ScriptRun:
         await self.record(DialogueEvent(EventKind.STATE, {"step": self.state}))
         asked = self.script.steps[self.state].contact_request
         if asked is not None:  # the customer asked for it: kept whatever happens next, hang-up included
-            request = {"hours": list(asked.hours), "means": list(asked.means), "step": self.state}
+            request: dict[str, object] = {"hours": list(asked.hours), "means": list(asked.means), "step": self.state}
+            if asked.suspension is not None:  # stored for a person to review, never granted here
+                request["suspension"] = asked.suspension
             if request not in self.contact_requests:
                 self.contact_requests.append(request)
 
@@ -161,22 +164,30 @@ class ScriptRun:
             await self._say(channel, say, "")
         else:
             self._held.append(self.render(say))
+            self._held_personal |= personal(say)
 
     async def _say(self, channel: Channel, say: Say, keys: str, listen: ListenSpec | None = None) -> str:
         if isinstance(say, Recording):
             if self._held:
                 text, self._held = " ".join(self._held), []
-                await self.record(DialogueEvent(EventKind.PROMPT, {"text": text, **await self._ready(channel, text)}))
+                await self._prompt(channel, text, self._held_personal)
                 await channel.say(text, language=self.voice)
             await self.record(DialogueEvent(EventKind.PROMPT, {"file": say.file}))
             digit = await channel.play_file(say.file, dtmf=keys)
         else:
             text, self._held = " ".join([*self._held, self.render(say)]), []
-            await self.record(DialogueEvent(EventKind.PROMPT, {"text": text, **await self._ready(channel, text)}))
+            await self._prompt(channel, text, self._held_personal or personal(say))
             digit = await channel.say(text, language=self.voice, dtmf=keys, listen=listen)
         if digit:
             await self.record(DialogueEvent(EventKind.DTMF, {"digit": digit, "during": "prompt"}))
         return digit
+
+    async def _prompt(self, channel: Channel, text: str, is_personal: bool) -> None:
+        """Record the prompt about to be said. ``personal``: it spoke the debtor's data, so its cached
+        audio is erased with the call's transcript (bot.privacy.purge, bot.privacy.forget)."""
+        self._held_personal = False
+        data: dict[str, object] = {"text": text, **({"personal": True} if is_personal else {})}
+        await self.record(DialogueEvent(EventKind.PROMPT, data | await self._ready(channel, text)))
 
     async def _ready(self, channel: Channel, text: str) -> dict[str, object]:
         """Synthesize the prompt; when it answers the customer, how long the answer took."""
@@ -302,10 +313,11 @@ class ScriptRun:
         if not (spec is not None and spec.consequential) and not unclear_opt_out:
             return "yes"
         confirm = self.compiled.models[CONFIRM_STEP]
-        text = self.render(confirm_text(self.script, intent, u.kind), extra=u.slots)
+        template = confirm_text(self.script, intent, u.kind)
+        text = self.render(template, extra=u.slots)
         listen = ListenSpec(confirm.grammar, "12", 5.0, 10.0)
         for _ in range(self.script.understanding.confirm_retries + 1):
-            await self.record(DialogueEvent(EventKind.PROMPT, {"text": text, **await self._ready(channel, text)}))
+            await self._prompt(channel, text, personal(template))
             key = await channel.say(text, language=self.voice, dtmf="12", listen=listen)
             heard = Heard(digit=key) if key else await self._hear(channel, listen)
             if heard.digit:
@@ -396,3 +408,9 @@ def _number(value: object) -> Decimal | None:
         return Decimal(str(value))
     except (InvalidOperation, ValueError):
         return None
+
+
+def personal(template: str) -> bool:
+    """Whether a prompt's template fills a placeholder: every placeholder is the debtor's data or
+    what they said (name, amount, dates, imported fields, slots)."""
+    return PLACEHOLDER.search(template) is not None

@@ -43,3 +43,20 @@ def number_hash(e164: str, key: bytes) -> str:
 
 def is_hashed(value: str) -> bool:
     return value.startswith(PREFIX)
+
+
+class Hasher:
+    """``number_hash`` for ``open_store``: the keyed hash of a number, or None while no key exists
+    (the key is made by the first `forget`, so until then no number is hashed in the ledger).
+    Looks for the key again until it finds one: a `forget` in another process may make it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._key: bytes | None = None
+
+    def __call__(self, e164: str) -> str | None:
+        if self._key is None:
+            if not self.path.exists():
+                return None
+            self._key = load_key(self.path)
+        return number_hash(e164, self._key)

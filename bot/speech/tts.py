@@ -10,9 +10,12 @@ renders one prompt at a time per process; a child that dies costs one retry, not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import queue
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -76,6 +79,10 @@ class Synthesizer:
         if task is None:
             if path.is_file():
                 self._hits += 1
+                # Its access time says when it was last used: the retention purge keeps a personal
+                # prompt still in use (bot.privacy.purge). Set explicitly: mounts may not keep atimes.
+                with contextlib.suppress(OSError):
+                    os.utime(path, ns=(time.time_ns(), path.stat().st_mtime_ns))
                 return path
             if self._closed:
                 raise RuntimeError("Synthesizer is closed")

@@ -8,13 +8,13 @@ import datetime as dt
 from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, delete, or_, select, true
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, delete, or_, select, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
 from bot.errors import StoreError
-from bot.store.models import AttemptRow, Base, DebtorRow
+from bot.store.models import FORGOTTEN_WHERE, AttemptRow, Base, DebtorRow
 from bot.store.records import AttemptRecord, AttemptState
 from bot.store.types import UTCDateTime
 
@@ -101,12 +101,19 @@ class ClaimRefused(StoreError):
         super().__init__(f"claim refused: {decision.reason}")
 
 
-def history_in(session: Session, debtor_id: str) -> list[ComplianceAttempt]:
-    """The debt's dialled attempts, in any campaign, as the session sees them."""
+def history_in(session: Session, debtor_id: str, forgotten: Collection[str] = ()) -> list[ComplianceAttempt]:
+    """The debt's dialled attempts, in any campaign, as the session sees them; with the calls
+    made to ``forgotten`` numbers (keyed hashes of the debtor's numbers, bot.privacy.keys): the
+    same person's calls before `forget`, whatever id they were imported under."""
     from bot.campaign.compliance import Attempt
 
-    rows = session.scalars(select(AttemptRow).where(AttemptRow.debtor_id == debtor_id,
-                                                    AttemptRow.dialed_at.is_not(None)))
+    rows = list(session.scalars(select(AttemptRow).where(AttemptRow.debtor_id == debtor_id,
+                                                         AttemptRow.dialed_at.is_not(None))))
+    if forgotten:
+        mine = {r.id for r in rows}
+        rows += [r for r in session.scalars(select(AttemptRow).where(
+            AttemptRow.phone.in_(sorted(forgotten)), text(FORGOTTEN_WHERE),  # the partial index
+            AttemptRow.dialed_at.is_not(None))) if r.id not in mine]
     return [Attempt(at=r.dialed_at, result=CallResult(r.result) if r.result else None,  # type: ignore[arg-type]
                     conversation=r.outcome is not None and Outcome(r.outcome) in CONVERSATION)
             for r in rows]
@@ -118,6 +125,7 @@ class LedgerMixin:
     if TYPE_CHECKING:
         def _tx(self, action: str) -> AbstractContextManager[Session]: ...
         def _clock(self) -> dt.datetime: ...
+        def _forgotten(self, *numbers: str | None) -> list[str]: ...
 
     # --- campaigns and rounds ----------------------------------------------------------------
     def ensure_campaign(self, name: str) -> str:
@@ -276,7 +284,8 @@ class LedgerMixin:
     def history(self, debtor_id: str) -> list[ComplianceAttempt]:
         """Every dialled attempt for this debt, in any campaign: what compliance caps count."""
         with self._tx("read call history") as s:
-            return history_in(s, debtor_id)
+            debtor = s.get(DebtorRow, debtor_id)
+            return history_in(s, debtor_id, self._forgotten(debtor.phone, debtor.alt_phone) if debtor else ())
 
     # --- decisions and suppression -------------------------------------------------------------
     def record_decision(self, campaign: str, round: str, debtor_id: str, allow: bool, reason: str,
@@ -298,9 +307,13 @@ class LedgerMixin:
                 s.add(SuppressionRow(phone=phone, reason=reason, debtor_id=debtor_id, at=self._clock()))
 
     def suppression(self, phone: str) -> str | None:
+        """Why the number is suppressed, under itself or, once its debtor was forgotten, its keyed hash."""
         with self._tx("read suppression") as s:
-            row = s.get(SuppressionRow, phone)
-            return row.reason if row else None
+            for key in (phone, *self._forgotten(phone)):
+                row = s.get(SuppressionRow, key)
+                if row is not None:
+                    return row.reason
+            return None
 
     # --- debtors -----------------------------------------------------------------------------
     def debtors_for(self, wanted: DebtorFilter, *, today: dt.date) -> list[Debtor]:

@@ -25,6 +25,7 @@ from bot.store.types import JsonData, Money, UTCDateTime
 ACTIVE_STATES = ("queued", "dialing", "answered")
 STATES = (*ACTIVE_STATES, "completed", "unknown")
 # The partial-index predicate, literally the same on SQLite and PostgreSQL.
+FORGOTTEN_WHERE = "phone LIKE '#%'"  # a forgotten number's keyed hash starts with '#'
 ACTIVE_WHERE = "state IN ('queued', 'dialing', 'answered')"
 STATE_CHECK = "state IN ('queued', 'dialing', 'answered', 'completed', 'unknown')"
 
@@ -71,6 +72,9 @@ class AttemptRow(Base):
               sqlite_where=text(ACTIVE_WHERE), postgresql_where=text(ACTIVE_WHERE)),
         Index("uq_call_attempts_active_phone", "phone", unique=True,
               sqlite_where=text(ACTIVE_WHERE), postgresql_where=text(ACTIVE_WHERE)),
+        # A forgotten debtor's calls, by the keyed hash of the number (bot.privacy.keys).
+        Index("ix_call_attempts_forgotten_phone", "phone",
+              sqlite_where=text(FORGOTTEN_WHERE), postgresql_where=text(FORGOTTEN_WHERE)),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the AMI ChannelId

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from bot.campaign.compliance import Decision
 
 Clock = Callable[[], dt.datetime]
+NumberHash = Callable[[str], "str | None"]  # None: no key yet, so no number was ever forgotten
 Gate = Callable[[list["ComplianceAttempt"]], "Decision"]
 
 
@@ -47,25 +48,36 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def open_store(url: str, *, clock: Clock = utc_now) -> Store:
-    """Open (creating if needed) the database at ``url`` and migrate it to the newest schema."""
+def open_store(url: str, *, clock: Clock = utc_now, number_hash: NumberHash | None = None) -> Store:
+    """Open (creating if needed) the database at ``url`` and migrate it to the newest schema.
+
+    ``number_hash``: the keyed hash of forgotten numbers (bot.privacy.keys.hasher), so that
+    suppressions and caps kept under a hash still match the number when it is imported again.
+    """
     engine = create_store_engine(url)
     try:
         migrate(engine)
     except BaseException:
         engine.dispose()
         raise
-    return Store(engine, clock=clock)
+    return Store(engine, clock=clock, number_hash=number_hash)
 
 
 class Store(LedgerMixin, FollowUpsMixin, ControllersMixin, DefinitionsMixin, PaymentsMixin, CasesMixin, DeskMixin,
             RequestsMixin):
     """Debtors, call attempts and their events."""
 
-    def __init__(self, engine: Engine, *, clock: Clock = utc_now):
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now, number_hash: NumberHash | None = None):
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
+        self._number_hash = number_hash
+
+    def _forgotten(self, *numbers: str | None) -> list[str]:
+        """The keyed hashes these numbers would have in the ledger had their debtor been forgotten."""
+        if self._number_hash is None:
+            return []
+        return [h for n in numbers if n and not n.startswith("#") and (h := self._number_hash(n)) is not None]
 
     def close(self) -> None:
         self._engine.dispose()
@@ -161,7 +173,9 @@ class Store(LedgerMixin, FollowUpsMixin, ControllersMixin, DefinitionsMixin, Pay
             elif session.get(DebtorRow, debtor_id, with_for_update=gate is not None) is None:
                 raise StoreError(f"no debtor {debtor_id!r}")
             if gate is not None:
-                decision = gate(history_in(session, debtor_id))
+                row = session.get(DebtorRow, debtor_id)
+                assert row is not None
+                decision = gate(history_in(session, debtor_id, self._forgotten(row.phone, row.alt_phone)))
                 if not decision.allow:
                     raise ClaimRefused(decision)
             if rule is not None and campaign is not None:

@@ -18,6 +18,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.compliance.requests import (
+    SUSPENSION_ASKED,
     Adjustment,
     ContactRequests,
     Restriction,
@@ -32,7 +33,7 @@ from bot.store.types import JsonData, UTCDateTime
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-KINDS = ("restrict", "suspend", "adjust")
+KINDS = ("restrict", "suspend", "adjust", SUSPENSION_ASKED)
 HASHED = "#"  # a forgotten number's keyed hash (bot.privacy.keys)
 KEEP_DETAIL = ("promise_date", "promise_amount", "callback_at", "channel", "means", "interrupted",
                "contact_requests")
@@ -144,6 +145,14 @@ class RequestsMixin:
                 raise StoreError(f"no debtor {debtor_id!r}")
             rows = s.scalars(select(ContactRequestRow).where(ContactRequestRow.debtor_id == debtor_id)
                              .order_by(ContactRequestRow.at, ContactRequestRow.id))
+            return [_stored(r) for r in rows]
+
+    def pending_reviews(self) -> list[StoredRequest]:
+        """Suspensions debtors asked for in calls that no person has reviewed yet, oldest first."""
+        with self._tx("read the requests pending review") as s:
+            rows = s.scalars(select(ContactRequestRow).where(
+                ContactRequestRow.kind == SUSPENSION_ASKED, ContactRequestRow.lifted_at.is_(None))
+                .order_by(ContactRequestRow.at, ContactRequestRow.id))
             return [_stored(r) for r in rows]
 
     def contact_requests(self, debtor_id: str) -> ContactRequests:
@@ -265,6 +274,18 @@ class RequestsMixin:
                 select(AttemptRow.id, CampaignAttemptRow.campaign, AttemptRow.ended_at)
                 .outerjoin(CampaignAttemptRow, CampaignAttemptRow.attempt_id == AttemptRow.id)
                 .where(AttemptRow.ended_at.is_not(None), AttemptRow.ended_at < before))]
+
+    def prompts_played(self, attempt_ids: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
+        """(attempt id, debtor name, event data) of each prompt these attempts played."""
+        out: list[tuple[str, str, dict[str, Any]]] = []
+        with self._tx("read played prompts") as s:
+            for start in range(0, len(attempt_ids), 500):
+                out.extend((a, n, dict(d or {})) for a, n, d in s.execute(
+                    select(EventRow.attempt_id, DebtorRow.name, EventRow.data)
+                    .join(AttemptRow, AttemptRow.id == EventRow.attempt_id)
+                    .join(DebtorRow, DebtorRow.id == AttemptRow.debtor_id)
+                    .where(EventRow.attempt_id.in_(attempt_ids[start:start + 500]), EventRow.kind == "prompt")))
+        return out
 
     def purge_transcripts(self, attempt_ids: list[str], *, dry_run: bool = False) -> int:
         """Erase what was recognized and played in these attempts; the events themselves stay."""

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from bot.config import Settings
 from bot.domain import Heard
 from bot.errors import AgiError, AmiError
 from bot.metrics import TURN_LATENCY
-from bot.privacy.prompts import PROMPTS_MANIFEST, prompt_digest
+from bot.privacy.prompts import note_prompt
 from bot.speech.asr import Recognizer
 from bot.speech.endpoint import Endpointer, EndpointState
 from bot.speech.tts import Synthesizer
@@ -352,14 +351,7 @@ class AgiChannel:
 
     def _note_prompt(self, text: str, path: Path) -> None:
         """Note the cached prompt WAV this call played (bot.privacy.prompts)."""
-        folder = self.settings.host_path(self.settings.asterisk.spool_dir) / self.call_id
-        try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            with open(os.open(folder / PROMPTS_MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a",
-                      encoding="ascii") as manifest:
-                manifest.write(f"{prompt_digest(text)} {path.name}\n")
-        except OSError as exc:  # the call goes on; only the later erasure of that prompt is affected
-            log.warning("call %s: cannot note a played prompt: %s", self.call_id, exc.strerror or exc)
+        note_prompt(self.settings.host_path(self.settings.asterisk.spool_dir) / self.call_id, self.call_id, text, path)
 
     def _keep_utterance(self, pcm: bytes) -> Path | None:
         """Keep each utterance (for QA and disputes) under spool_dir/<call id>/."""

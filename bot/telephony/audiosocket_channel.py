@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.domain import Heard
+from bot.privacy.prompts import note_prompt
 from bot.speech.asr import Recognizer
 from bot.speech.endpoint import frame_rms
 from bot.speech.listener import TurnListener
@@ -195,6 +196,8 @@ class AudioSocketChannel:
 
     async def say(self, text: str, *, language: str, dtmf: str = "", listen: ListenSpec | None = None) -> str:
         path = await self.synth.prompt(text, language)
+        # Which cached WAVs this call played: forget and the retention purge erase the personal ones.
+        note_prompt(self.settings.host_path(self.settings.asterisk.spool_dir) / self.call_id, self.call_id, text, path)
         return await self._play_file(path, dtmf, listen)
 
     async def play_file(self, name: str, *, dtmf: str = "", listen: ListenSpec | None = None) -> str:

@@ -1,7 +1,8 @@
 """A `kr` campaign on the real sandbox: debtors' contact requests and the 7-contacts-in-7-days cap
 that counts collectors' contacts are honoured before anything is dialled (the simulated carrier's
 own per-number call counters say who was called), the dry run shows the same reasons, and a
-restriction the customer asks for during the call is stored and honoured.
+restriction the customer asks for during the call is stored and honoured, and a suspension they ask
+for (in hospital) is stored for a person to review, not granted.
 
 The debtors get a zone where it is now mid-morning; the campaign's schedule ends before noon there,
 so a debtor deferred to the end of a 09:00-12:00 restriction is not waited for.
@@ -22,7 +23,8 @@ from bot.commands import load_personas
 from bot.compliance.actions import restrict, suspend
 from bot.config import Settings
 from bot.privacy.forget import forget
-from bot.privacy.prompts import PROMPTS_MANIFEST
+from bot.privacy.prompts import PROMPTS_MANIFEST, prompt_digest
+from bot.privacy.purge import purge
 from bot.store.repo import open_store
 from bot.telephony.sandbox import Sandbox
 from bot.telephony.sim import call_counts
@@ -38,8 +40,10 @@ PEOPLE = [  # id, number, what the ledger holds before the run, expected calls
     ("R-4", "+821055530004", "7 collector contacts", 0),
     ("R-5", "+821055530005", "6 collector contacts", 1),
     ("R-6", "+821055530006", "asks in the call: no calls 09:00-18:00", 1),
+    ("R-7", "+821055530007", "says in the call they are in hospital", 1),
 ]
 ASKS = {"replies": [{"dtmf": "3"}]}
+HOSPITAL = {"replies": [{"dtmf": "4"}]}
 
 
 def kr_script(tmp: Path) -> Path:
@@ -50,9 +54,12 @@ def kr_script(tmp: Path) -> Path:
     text = text.replace("\nstart: greet\n", "\nrecording_notice: greet\nstart: greet\n", 1)
     intent = '        not_me: {kind: "no", phrases: ["아니요"], dtmf: "2", goto: bye_wrong_number}\n'
     assert intent in text
-    text = text.replace(intent, intent + '        daytime: {dtmf: "3", goto: noted}\n', 1)
+    text = text.replace(intent, intent + '        daytime: {dtmf: "3", goto: noted}\n'
+                        '        hospital: {dtmf: "4", goto: hospital}\n', 1)
     text += ('  noted:\n    say: "알겠습니다. 낮에는 전화 드리지 않겠습니다."\n'
-             '    contact_request: {hours: ["daily 09:00-18:00"], means: [phone]}\n    goto: bye_callback\n')
+             '    contact_request: {hours: ["daily 09:00-18:00"], means: [phone]}\n    goto: bye_callback\n'
+             '  hospital:\n    say: "알겠습니다. 담당 직원이 확인 후 다시 연락 드리겠습니다."\n'
+             '    contact_request: {suspension: hospital}\n    goto: bye_callback\n')
     path = tmp / "reminder-ko-kr.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -62,7 +69,8 @@ async def test_kr_requests_and_collector_contacts_are_honoured_on_the_sandbox(
         sandbox: Sandbox, campaign_env: tuple[Settings, Path]) -> None:  # noqa: F811
     settings, tmp = campaign_env
     zone = mid_morning_zone()
-    personas = [{"number": n, "answer_after_s": 0.5, "language": "ko", **(ASKS if d == "R-6" else PROMISE)}
+    replies = {"R-6": ASKS, "R-7": HOSPITAL}
+    personas = [{"number": n, "answer_after_s": 0.5, "language": "ko", **replies.get(d, PROMISE)}
                 for d, n, _, _ in PEOPLE]
     (tmp / "personas.yaml").write_text(yaml.safe_dump({"personas": personas}, allow_unicode=True))
     await load_personas(settings, tmp / "personas.yaml")
@@ -92,7 +100,7 @@ async def test_kr_requests_and_collector_contacts_are_honoured_on_the_sandbox(
     planned = {r.debtor_id: (r.allow, r.reason) for r in dry_run(settings, path)}
     assert planned == {"R-1": (True, "ok"), "R-2": (False, "request_restricted_hours"),
                        "R-3": (False, "request_suspended"), "R-4": (False, "cap_7_days"), "R-5": (True, "ok"),
-                       "R-6": (True, "ok")}
+                       "R-6": (True, "ok"), "R-7": (True, "ok")}
 
     await run_campaign(settings, path, handle_signals=False)
     counts = call_counts(sandbox)
@@ -111,6 +119,12 @@ async def test_kr_requests_and_collector_contacts_are_honoured_on_the_sandbox(
         again = compliance.decide(zones=(zone,), history=store.history("R-6"), now=dt.datetime.now(dt.UTC),
                                   rules=compliance.PACKS["kr"], requests=store.contact_requests("R-6"))
         assert again.reason == "request_restricted_hours"
+        # The suspension R-7 asked for waits for a person to see the evidence: stored, not in force.
+        [hospital] = store.contact_request_list("R-7")
+        assert (hospital.kind, hospital.data["reason"], hospital.lifted_at) == ("suspend_asked", "hospital", None)
+        assert hospital.by == f"call:{latest['R-7'].id}"
+        assert latest["R-7"].outcome.value == "callback"  # type: ignore[union-attr]
+        assert store.contact_requests("R-7").suspensions == ()
 
     # Forget R-1: no name or number left in the database, its recordings and the cached prompt that
     # spoke its name deleted, the ledger kept.
@@ -130,3 +144,22 @@ async def test_kr_requests_and_collector_contacts_are_honoured_on_the_sandbox(
     assert "고객R-5" in dump  # the others are untouched
     with open_store(settings.database.url) as store:
         assert len(store.history("R-1")) == 1
+
+    # The retention purge, long after: the cached prompts that spoke the data of the others (name,
+    # amount) go with their calls' recordings; the prompts that spoke nobody's data stay.
+    personal: set[Path] = set()
+    shared: set[Path] = set()
+    with open_store(settings.database.url) as store:
+        for debtor_id in ("R-5", "R-6", "R-7"):
+            attempt = latest[debtor_id].id
+            flags = {prompt_digest(str(e.data["text"])): bool(e.data.get("personal"))
+                     for e in store.events_for(attempt) if e.kind.value == "prompt" and "text" in e.data}
+            for line in (settings.host_path(settings.asterisk.spool_dir) / attempt / PROMPTS_MANIFEST
+                         ).read_text(encoding="ascii").splitlines():
+                digest, name = line.split(" ", 1)
+                (personal if flags[digest] else shared).add(settings.tts_cache_dir() / name)
+    personal = {p for p in personal if p.exists()}  # forgetting R-1 took those R-1 spoke too (same amount)
+    assert personal and shared - personal and all(p.exists() for p in shared)
+    report = purge(settings, now=now + dt.timedelta(days=400))
+    assert report.prompts == len(personal)
+    assert not any(p.exists() for p in personal) and all(p.exists() for p in shared - personal)

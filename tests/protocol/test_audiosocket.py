@@ -271,6 +271,13 @@ async def test_burst_of_50_keys(tmp_path: Path) -> None:
     assert result.outcome is Outcome.PROMISE_TO_PAY  # the first key answered; the rest changed nothing
     assert [e.data["digit"] for e in events if e.kind is EventKind.DTMF] == ["1"]
     assert server.live == 0
+    # The prompts it played are noted for forget and the retention purge (bot.privacy.prompts).
+    from bot.privacy.prompts import PROMPTS_MANIFEST, prompt_digest
+
+    settings = Settings.model_validate({"asterisk": {"root": str(tmp_path)}})
+    spool = settings.host_path(settings.asterisk.spool_dir)
+    noted = (spool / "t" / PROMPTS_MANIFEST).read_text(encoding="ascii").split()
+    assert noted[0::2] == [prompt_digest(str(e.data["text"])) for e in events if e.kind is EventKind.PROMPT]
 
 
 async def test_continuous_speech_is_cut_and_the_call_ends(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ transcripts but keeps the ledger; key and database files are not world-readable.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
 import stat
 from decimal import Decimal
@@ -180,3 +181,73 @@ def test_forget_keeps_a_suppression_another_debtor_shares(settings: Settings) ->
     with open_store(settings.database.url) as store:
         assert store.suppression(PHONE) == "opt_out"  # D-2 is still never called on it
         assert store.get_debtor("D-1").name == ""
+
+
+async def test_the_session_marks_prompts_that_speak_the_debtors_data() -> None:
+    from bot.commands import compiled_script
+    from bot.dialogue.session import ScriptRun
+    from bot.telephony.channel import TextChannel
+
+    script = compiled_script(Settings(), Path(__file__).parents[2] / "scripts" / "reminder-ko.yaml")
+    debtor = Debtor("D1", NAME, PHONE, Decimal(300000), currency="KRW", due_date=dt.date(2026, 1, 1), language="ko")
+    events: list[DialogueEvent] = []
+
+    async def record(event: DialogueEvent) -> None:
+        events.append(event)
+
+    await ScriptRun(script, debtor, today=dt.date(2026, 1, 2), record=record).run(TextChannel(["네", "못 내요"]))
+    prompts = [e.data for e in events if e.kind is EventKind.PROMPT]
+    flagged = {str(p["text"]): p.get("personal", False) for p in prompts}
+    # The greeting names them; the question says the amount (no name): both are personal.
+    assert [personal for text, personal in flagged.items() if NAME in text] == [True]
+    assert any(personal and "삼십 만" in text and NAME not in text for text, personal in flagged.items())
+    assert any(not personal for personal in flagged.values())  # the script's fixed goodbye is shared
+
+
+def cached(settings: Settings, folder: Path, prompts: dict[str, str], *, age_days: float) -> None:
+    """Cached WAVs (name -> text) a call played, noted in its manifest, last used ``age_days`` ago."""
+    cache = settings.tts_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in prompts.items():
+        (cache / name).write_bytes(b"RIFF")
+        used = (NOW - dt.timedelta(days=age_days)).timestamp()
+        os.utime(cache / name, (used, used))
+        with (folder / PROMPTS_MANIFEST).open("a", encoding="ascii") as manifest:
+            manifest.write(f"{prompt_digest(text)} {name}\n")
+
+
+def test_purge_deletes_the_personal_prompts_of_expired_calls_unless_used_since(settings: Settings) -> None:
+    old = call(settings, NOW - dt.timedelta(days=31))  # played named.wav (the name) and shared.wav
+    amount = "삼십 만 원을 납부해 주세요"
+    with open_store(settings.database.url, clock=lambda: NOW) as store:
+        store.add_event(old, DialogueEvent(EventKind.PROMPT, {"text": amount, "personal": True}, at=NOW))
+        store.add_event(old, DialogueEvent(EventKind.PROMPT, {"text": "다시 걸겠습니다", "personal": True}, at=NOW))
+    folder = settings.host_path(settings.asterisk.spool_dir) / old
+    cached(settings, folder, {"amount.wav": amount}, age_days=31)
+    cached(settings, folder, {"again.wav": "다시 걸겠습니다"}, age_days=2)  # another call played it since
+    for name in ("named.wav", "shared.wav"):
+        used = (NOW - dt.timedelta(days=31)).timestamp()
+        os.utime(settings.tts_cache_dir() / name, (used, used))
+
+    cache = settings.tts_cache_dir()
+    assert purge(settings, now=NOW, dry_run=True).prompts == 2
+    assert all((cache / n).exists() for n in ("named.wav", "amount.wav", "again.wav", "shared.wav"))
+    done = purge(settings, now=NOW)
+    assert done.prompts == 2 and "2 personal prompts" in done.line()
+    assert not (cache / "named.wav").exists()  # spoke the name (an event from before the mark)
+    assert not (cache / "amount.wav").exists()  # spoke the amount
+    assert (cache / "again.wav").exists()  # used within the retention: the newer call's purge takes it
+    assert (cache / "shared.wav").exists()  # nobody's data: shared by every call
+    assert purge(settings, now=NOW).prompts == 0
+
+
+def test_forget_deletes_the_prompts_that_spoke_the_amount(settings: Settings) -> None:
+    attempt = call(settings, NOW - dt.timedelta(days=1))
+    amount = "삼십 만 원을 납부해 주세요"
+    with open_store(settings.database.url, clock=lambda: NOW) as store:
+        store.add_event(attempt, DialogueEvent(EventKind.PROMPT, {"text": amount, "personal": True}, at=NOW))
+    cached(settings, settings.host_path(settings.asterisk.spool_dir) / attempt, {"amount.wav": amount}, age_days=0)
+    assert forget(settings, "D-1", by="dpo").prompts == 2  # the greeting with the name and the amount
+    assert not (settings.tts_cache_dir() / "amount.wav").exists()
+    assert (settings.tts_cache_dir() / "shared.wav").exists()

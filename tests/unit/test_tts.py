@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
 import wave
 from collections.abc import AsyncIterator
@@ -59,6 +60,10 @@ async def test_a_cached_prompt_is_not_synthesized_again(synth: Synthesizer):
     assert (synth.misses, synth.hits) == (1, 1)
     assert again.stat().st_mtime_ns == stamp
     assert again.read_bytes() == content
+
+    os.utime(first, ns=(0, stamp))  # long unused; a hit marks it used now (the retention purge reads it)
+    await synth.prompt("네, 알겠습니다.", "ko")
+    assert first.stat().st_atime > 10**9 and first.stat().st_mtime_ns == stamp
 
 
 async def test_a_new_synthesizer_finds_the_prompt_on_disk(tmp_path: Path):

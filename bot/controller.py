@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.dialogue.session import CallOutcome, ScriptRun
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
-from bot.errors import CollbotError, NotDialled, TelephonyError
+from bot.errors import CollbotError, NotDialled, StoreUnavailable, TelephonyError
 from bot.logutil import ATTEMPT
 from bot.metrics import CALLS_IN_FLIGHT, ORIGINATES, OUTCOMES
 from bot.phone import dial_string, mask
@@ -138,7 +138,17 @@ class Controller:
         loop = asyncio.get_running_loop()
         # In the call's context, so the store thread's log lines name the attempt too (bot.logutil).
         context = contextvars.copy_context()
-        return await loop.run_in_executor(self._db_thread, context.run, functools.partial(fn, *args))
+        return await loop.run_in_executor(self._db_thread, context.run, functools.partial(self._kept, fn, *args))
+
+    def _kept(self, fn: Callable[..., T], *args: Any) -> T:
+        """On the store thread: a write the database server's outage stopped is made again once
+        the server is back (it was rolled back; the store's writes are idempotent), so the
+        outcomes of the calls in flight wait in order rather than being lost."""
+        while True:
+            try:
+                return fn(*args)
+            except StoreUnavailable:
+                self.store.wait_available()
 
     async def call(self, debtor: Debtor, *, attempt_id: str | None = None, script: CompiledScript | None = None,
                    ring_timeout_s: float | None = None, caller_id: str | None = None,
@@ -315,16 +325,17 @@ class Controller:
     async def _converse(self, attempt_id: str, live: _LiveCall, channel: Channel) -> None:
         """Run the script on an answered call's channel and resolve the call with its outcome."""
         live.started.set_result(None)
-        await self.db(self.store.mark_answered, attempt_id)
 
-        # Events are written in order by the one store thread without holding up the call:
-        # the customer should not wait for a commit before the robot answers.
+        # The answer and the events are written in order by the one store thread without holding
+        # up the call: the customer should not wait for a commit (or a database restart) before
+        # the robot speaks.
         loop = asyncio.get_running_loop()
-        writes: list[asyncio.Future[int]] = []
+        writes: list[asyncio.Future[Any]] = [loop.run_in_executor(
+            self._db_thread, contextvars.copy_context().run, self._kept, self.store.mark_answered, attempt_id)]
 
         async def record(event: DialogueEvent) -> None:
             writes.append(loop.run_in_executor(self._db_thread, contextvars.copy_context().run,
-                                               self.store.add_event, attempt_id, event))
+                                               self._kept, self.store.add_event, attempt_id, event))
 
         debtor = live.debtor
         dialogue = ScriptRun(live.script, debtor, today=local_today(debtor.phone), record=record,

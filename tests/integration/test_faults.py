@@ -1,6 +1,6 @@
 """The fault suite, on the real sandbox Asterisk: a seeded SIGKILL loop (20+ kill points, some
-mid-retry-round), SIGTERM and restart, an Asterisk restart with live calls, and an AMI link
-dropped while calls ring. After each, Asterisk's own per-number call counters are held against
+mid-retry-round), SIGTERM and restart, an Asterisk restart with live calls, an AMI link
+dropped while calls ring, and a PostgreSQL restart mid-campaign. After each, Asterisk's own per-number call counters are held against
 the ledger and the ledger against an independent replay of the campaign's policy: no call
 beyond the policy, none beyond the ledger, no attempt stuck, no debtor silently consumed.
 
@@ -12,12 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pwd
 import random
+import secrets
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -349,3 +353,83 @@ def test_ami_drop_while_calls_ring_dials_nobody_twice(faults: Fixture) -> None:
     figures = faults.check()
     assert figures["cut"], "the drop cut ringing calls: their result is unknown"
     assert "call(s) cut short" in text
+
+
+# --- a PostgreSQL restart mid-campaign (a private cluster: restarting the session's would disturb others)
+
+
+class PrivatePostgres:
+    """A throwaway cluster this test alone stops and starts (built as tests/conftest.py builds its own)."""
+
+    def __init__(self) -> None:
+        from tests.conftest import _as_cluster_owner, _free_port, _initdb
+
+        initdb = _initdb()
+        if initdb is None:
+            pytest.skip("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb)")
+        self._owner = _as_cluster_owner
+        self.bindir = initdb.parent
+        self.base = Path(tempfile.mkdtemp(prefix="collbot-pg-fault-", dir="/tmp"))
+        self.data, self.log, pwfile = self.base / "data", self.base / "server.log", self.base / "pw"
+        password = secrets.token_hex(16)
+        pwfile.write_text(password + "\n")
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            for path in (self.base, pwfile):
+                os.chown(path, owner.pw_uid, owner.pw_gid)
+        self.port = _free_port()
+        self.url = f"postgresql+psycopg://collbot:{password}@127.0.0.1:{self.port}/postgres"
+        self._run(str(initdb), "-D", str(self.data), "-U", "collbot", "--pwfile", str(pwfile),
+                  "--auth=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync")
+        self.start()
+
+    def _run(self, *argv: str) -> None:
+        done = subprocess.run(self._owner(list(argv)), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert done.returncode == 0, f"{argv[0]}: {done.stderr.strip()}"
+
+    def start(self) -> None:
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+                   "-c fsync=off -c full_page_writes=off")
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
+                  "-w", "-t", "60", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+
+    def close(self) -> None:
+        with contextlib.suppress(AssertionError):
+            self.stop("immediate")
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def test_postgres_restart_mid_campaign_holds_and_loses_nothing(
+        sandbox: Sandbox, campaign_env: tuple[Settings, Path]) -> None:  # noqa: F811
+    settings, tmp = campaign_env
+    pg = PrivatePostgres()
+    try:
+        on_pg = settings.model_copy(update={"database": settings.database.model_copy(update={"url": pg.url})})
+        faults = Fixture(sandbox, on_pg, tmp, "it-faults-5", 5)
+        with faults.store() as store:
+            proc = faults.start()
+            # calls in flight and a retry planned: outcomes and plans must outlive the outage
+            faults.wait_for(store, proc, "live calls with a retry planned", lambda a: sum(
+                x.state.value in ("dialing", "answered") for x in a) >= 1 and bool(store.follow_ups(faults.name)))
+        pg.stop()  # fast: the server ends every session, the run's connections break mid-use
+        time.sleep(4)  # calls end meanwhile: their outcomes wait for the database
+        assert proc.poll() is None, "the run ended while the database was away"
+        pg.start()
+        out, _ = proc.communicate(timeout=240)
+        text = out.decode(errors="replace")
+        assert proc.returncode == 0, text[-3000:]
+        log = (tmp / "run.log").read_text()
+        assert "unreachable" in log and "reachable again" in log, log[-3000:]
+        assert "Task exception was never retrieved" not in log + text
+        assert "Traceback" not in text
+        figures = faults.check()
+        assert not figures["cut"]  # Asterisk stayed up: every call's outcome was kept
+        assert {n: figures["counts"].get(n, 0) for _, n, _ in faults.people} == {
+            n: KINDS[k][1] for _, n, k in faults.people}
+        assert sorted(figures["exact"]) == sorted(n for _, n, _ in faults.people)
+    finally:
+        pg.close()

@@ -18,10 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-import phonenumbers
-from phonenumbers import timezone as phone_tz
-
 from bot.agents.transfer import TransferResult, follow_transfer, offer_callback
+from bot.campaign.zones import zones_for
 from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.dialogue.session import CallOutcome, ScriptRun
@@ -76,12 +74,12 @@ class _LiveCall:
         default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-def local_today(e164: str, now: dt.datetime | None = None) -> dt.date:
-    """Today's date where the number is (the first zone phonenumbers gives; UTC if none)."""
+def local_today(e164: str, now: dt.datetime | None = None, *, zone: str | None = None) -> dt.date:
+    """Today's date where the debtor is: their own ``zone`` when known, else the first zone the
+    number suggests (as compliance reads it, bot.campaign.zones); UTC if none."""
     now = now or dt.datetime.now(dt.UTC)
-    zones = phone_tz.time_zones_for_number(phonenumbers.parse(e164))
-    zone = zones[0] if zones and zones[0] != "Etc/Unknown" else "UTC"
-    return now.astimezone(ZoneInfo(zone)).date()
+    zones = zones_for(e164, zone)
+    return now.astimezone(ZoneInfo(zones[0] if zones else "UTC")).date()
 
 
 class Controller:
@@ -338,7 +336,7 @@ class Controller:
                                                self._kept, self.store.add_event, attempt_id, event))
 
         debtor = live.debtor
-        dialogue = ScriptRun(live.script, debtor, today=local_today(debtor.phone), record=record,
+        dialogue = ScriptRun(live.script, debtor, today=local_today(debtor.phone, zone=debtor.timezone), record=record,
                              min_confidence=self.settings.listen.min_confidence)
         try:
             outcome = await dialogue.run(channel)

@@ -46,6 +46,7 @@ LEASE = dt.timedelta(seconds=30)  # a controller silent this long is dead: its c
 RETAKE_AFTER = dt.timedelta(seconds=1)  # a debtor taken elsewhere is tried again no sooner
 RETAKE_EVERY_S = 2.0  # how often an idle runner reads the round's pool while others still work
 REFRESH_S = 5.0  # how often a round looks for follow-ups others planned
+NOTE_EVERY = dt.timedelta(minutes=1)  # a claim lost again and again is stored once a minute, not each try
 
 
 @dataclass
@@ -127,6 +128,7 @@ class CampaignRunner:
         # work: a dead controller's released claim, or a colleague's queue not yet reached.
         self._settled: set[str] = set()
         self._retaken_at = 0.0
+        self._lost_claims: dict[tuple[str, int | None], dt.datetime] = {}  # (debtor, follow-up): last stored
         # Several controllers (PostgreSQL): each stamps its attempts and renews its lease; on start
         # it reconciles its own leftovers and those of expired leases, later only expired ones.
         # ``exclusive`` (SQLite's single writer): nobody else can be alive, reconcile everything.
@@ -508,8 +510,11 @@ class CampaignRunner:
         except StoreError as exc:  # another worker holds this debtor or number
             if item.follow_up is None:
                 self._settled.discard(debtor.id)
-            self.store.record_decision(self.c.campaign, rnd.name, debtor.id, False, "claimed_elsewhere",
-                                       str(exc), None)
+            key, now = (debtor.id, item.follow_up.id if item.follow_up else None), self.clock()
+            if now - self._lost_claims.get(key, now - NOTE_EVERY) >= NOTE_EVERY:
+                self._lost_claims[key] = now
+                self.store.record_decision(self.c.campaign, rnd.name, debtor.id, False, "claimed_elsewhere",
+                                           str(exc), None)
         return None
 
     async def _dial(self, rnd: Round, debtor: Debtor, item: _Due, attempt_id: str, due: list[_Due]) -> None:

@@ -406,6 +406,8 @@ class CampaignRunner:
             self.progress.paused = "database unreachable"
             self.on_progress(self.progress)
         await asyncio.to_thread(self.store.wait_available)
+        if self.controller is not None:  # alive: colleagues must not take our calls for a dead one's
+            self.store.heartbeat(self.controller)
         if self.progress.paused == "database unreachable":
             self.progress.paused = ""
             self.on_progress(self.progress)
@@ -460,8 +462,10 @@ class CampaignRunner:
             attempt_id = await self._claim(rnd, debtor, item, due)
             if attempt_id is not None:
                 await self._dial(rnd, debtor, item, attempt_id, due)
-        except StoreUnavailable:  # before or at the claim, which was rolled back: nobody was called
+        except StoreUnavailable:  # before the Originate (a claim made is released): nobody was called
             await self._store_back()
+            if attempt_id is not None:
+                self.store.release_attempt(attempt_id)  # a no-op unless the claim is still queued
             heapq.heappush(due, _Due(self.clock(), item.debtor_id, self._reloaded(item)))
         except Exception:  # one debtor's fault must not end the campaign, nor go unlogged
             log.exception("campaign %s: attempt %s of debtor %s failed", self.c.campaign, attempt_id or "(none)",

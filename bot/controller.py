@@ -18,16 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-import phonenumbers
-from phonenumbers import timezone as phone_tz
-
 from bot.agents.transfer import TransferResult, follow_transfer, offer_callback
+from bot.campaign.zones import zones_for
 from bot.compliance.requests import SUSPENSION_ASKED
 from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.dialogue.session import CallOutcome, ScriptRun
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
-from bot.errors import CollbotError, NotDialled, TelephonyError
+from bot.errors import CollbotError, NotDialled, StoreUnavailable, TelephonyError
 from bot.logutil import ATTEMPT
 from bot.metrics import CALLS_IN_FLIGHT, ORIGINATES, OUTCOMES
 from bot.phone import dial_string, mask
@@ -77,12 +75,12 @@ class _LiveCall:
         default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-def local_today(e164: str, now: dt.datetime | None = None) -> dt.date:
-    """Today's date where the number is (the first zone phonenumbers gives; UTC if none)."""
+def local_today(e164: str, now: dt.datetime | None = None, *, zone: str | None = None) -> dt.date:
+    """Today's date where the debtor is: their own ``zone`` when known, else the first zone the
+    number suggests (as compliance reads it, bot.campaign.zones); UTC if none."""
     now = now or dt.datetime.now(dt.UTC)
-    zones = phone_tz.time_zones_for_number(phonenumbers.parse(e164))
-    zone = zones[0] if zones and zones[0] != "Etc/Unknown" else "UTC"
-    return now.astimezone(ZoneInfo(zone)).date()
+    zones = zones_for(e164, zone)
+    return now.astimezone(ZoneInfo(zones[0] if zones else "UTC")).date()
 
 
 class Controller:
@@ -139,7 +137,17 @@ class Controller:
         loop = asyncio.get_running_loop()
         # In the call's context, so the store thread's log lines name the attempt too (bot.logutil).
         context = contextvars.copy_context()
-        return await loop.run_in_executor(self._db_thread, context.run, functools.partial(fn, *args))
+        return await loop.run_in_executor(self._db_thread, context.run, functools.partial(self._kept, fn, *args))
+
+    def _kept(self, fn: Callable[..., T], *args: Any) -> T:
+        """On the store thread: a write the database server's outage stopped is made again once
+        the server is back (it was rolled back; the store's writes are idempotent), so the
+        outcomes of the calls in flight wait in order rather than being lost."""
+        while True:
+            try:
+                return fn(*args)
+            except StoreUnavailable:
+                self.store.wait_available()
 
     async def call(self, debtor: Debtor, *, attempt_id: str | None = None, script: CompiledScript | None = None,
                    ring_timeout_s: float | None = None, caller_id: str | None = None,
@@ -321,19 +329,20 @@ class Controller:
     async def _converse(self, attempt_id: str, live: _LiveCall, channel: Channel) -> None:
         """Run the script on an answered call's channel and resolve the call with its outcome."""
         live.started.set_result(None)
-        await self.db(self.store.mark_answered, attempt_id)
 
-        # Events are written in order by the one store thread without holding up the call:
-        # the customer should not wait for a commit before the robot answers.
+        # The answer and the events are written in order by the one store thread without holding
+        # up the call: the customer should not wait for a commit (or a database restart) before
+        # the robot speaks.
         loop = asyncio.get_running_loop()
-        writes: list[asyncio.Future[int]] = []
+        writes: list[asyncio.Future[Any]] = [loop.run_in_executor(
+            self._db_thread, contextvars.copy_context().run, self._kept, self.store.mark_answered, attempt_id)]
 
         async def record(event: DialogueEvent) -> None:
             writes.append(loop.run_in_executor(self._db_thread, contextvars.copy_context().run,
-                                               self.store.add_event, attempt_id, event))
+                                               self._kept, self.store.add_event, attempt_id, event))
 
         debtor = live.debtor
-        dialogue = ScriptRun(live.script, debtor, today=local_today(debtor.phone), record=record,
+        dialogue = ScriptRun(live.script, debtor, today=local_today(debtor.phone, zone=debtor.timezone), record=record,
                              min_confidence=self.settings.listen.min_confidence)
         try:
             outcome = await dialogue.run(channel)

@@ -11,6 +11,7 @@
     │   └── AgiError             a FastAGI peer sent something we cannot use
     ├── SpeechError              a speech model or synthesizer is missing or broken
     └── StoreError               the database cannot be opened or written
+        └── StoreUnavailable     the database server is unreachable for now (retry once it is back)
 
 A hangup is not an error: it is `bot.telephony.channel.Hangup`, caught at the session boundary.
 Third-party exceptions are translated where they enter (``raise ... from exc``).
@@ -69,3 +70,8 @@ class SpeechError(CollbotError):
 
 class StoreError(CollbotError):
     """The database cannot be opened or written."""
+
+
+class StoreUnavailable(StoreError):
+    """The database server cannot be reached for now. The failed transaction was rolled back
+    (unless the link broke during its COMMIT): wait (``Store.wait_available``), then try again."""

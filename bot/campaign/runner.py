@@ -31,7 +31,7 @@ from bot.campaign.spec import Campaign, Round, campaign_end, parse_duration, scr
 from bot.campaign.windows import works_on
 from bot.campaign.zones import zones_for
 from bot.domain import CallResult, Debtor, Outcome
-from bot.errors import NotDialled, StoreError
+from bot.errors import NotDialled, StoreError, StoreUnavailable
 from bot.store.followups import VOID
 from bot.store.records import FollowUp, Past
 from bot.store.repo import ClaimRefused, LedgerRefused, Store
@@ -46,6 +46,7 @@ LEASE = dt.timedelta(seconds=30)  # a controller silent this long is dead: its c
 RETAKE_AFTER = dt.timedelta(seconds=1)  # a debtor taken elsewhere is tried again no sooner
 RETAKE_EVERY_S = 2.0  # how often an idle runner reads the round's pool while others still work
 REFRESH_S = 5.0  # how often a round looks for follow-ups others planned
+NOTE_EVERY = dt.timedelta(minutes=1)  # a claim lost again and again is stored once a minute, not each try
 
 
 @dataclass
@@ -127,6 +128,7 @@ class CampaignRunner:
         # work: a dead controller's released claim, or a colleague's queue not yet reached.
         self._settled: set[str] = set()
         self._retaken_at = 0.0
+        self._lost_claims: dict[tuple[str, int | None], dt.datetime] = {}  # (debtor, follow-up): last stored
         # Several controllers (PostgreSQL): each stamps its attempts and renews its lease; on start
         # it reconciles its own leftovers and those of expired leases, later only expired ones.
         # ``exclusive`` (SQLite's single writer): nobody else can be alive, reconcile everything.
@@ -170,7 +172,14 @@ class CampaignRunner:
         plan_interrupted(self.store, self.c, now=self.clock())
         keeper = asyncio.create_task(self._keep_lease()) if self.controller is not None else None
         try:
-            await self._run()
+            while True:
+                try:
+                    await self._run()
+                    break
+                except StoreUnavailable:
+                    # The database went away: once it is back the run goes on from the ledger, as a
+                    # restart would (its calls in flight were waited for and their writes kept).
+                    await self._store_back()
         finally:
             if keeper is not None:
                 keeper.cancel()
@@ -234,6 +243,8 @@ class CampaignRunner:
                                            keep=self.store.live_controllers(self.lease) | {self.controller})
                     if done.released or done.closed:
                         plan_interrupted(self.store, self.c, now=self.clock())
+            except StoreUnavailable:  # said once by the store; the next beat tries again
+                pass
             except Exception:  # the next beat tries again; the run goes on
                 log.exception("controller %s: renewing the lease or sweeping expired ones failed", self.controller)
 
@@ -294,45 +305,50 @@ class CampaignRunner:
         heapq.heapify(due)
         tasks: set[asyncio.Task[None]] = set()
         refreshed = asyncio.get_running_loop().time()
-        while not self._halted():
-            if not due and not tasks:
-                # Our part is done; the round is not, while another controller still has calls in
-                # it or follow-ups of it are pending: wait for them, and take what falls to us.
-                if rnd is None:
-                    break
-                busy = self.store.busy_elsewhere(self.c.campaign, me=self.controller, round=rnd.name,
-                                                 until=self._schedule_end())
-                if not busy or asyncio.get_running_loop().time() - self._retaken_at >= RETAKE_EVERY_S:
-                    self._retake(rnd, due)  # asked after ``busy``: a claim released since is seen here
-                if not due and not busy:
-                    break
-                self._refresh(rnd, due)
-                if not due:
-                    await asyncio.sleep(0.5)
-                continue
-            if asyncio.get_running_loop().time() - refreshed >= REFRESH_S:
-                refreshed = asyncio.get_running_loop().time()
-                self._refresh(rnd, due)
-            if due and self.clock() >= self._schedule_end():
-                due.clear()  # the day's schedule is over; the round goes on next run
-                self._cut_off = True
-                continue
-            if due and due[0].at <= self.clock() and not self._held() and self._admits():
-                item = heapq.heappop(due)
-                await self._gate.acquire()
-                if self._halted():
-                    self._gate.release()
-                    break
-                if item.follow_up is not None:
-                    self._active.add(item.follow_up.id)
-                task = asyncio.create_task(self._attempt(phase, item, due))
-                tasks.add(task)
-                task.add_done_callback(self._task_done(tasks, item))
-                continue
-            wake = (due[0].at - self.clock()).total_seconds() if due else 1.0
-            done_wait = asyncio.wait(tasks, timeout=max(0.05, min(wake, 1.0)), return_when=asyncio.FIRST_COMPLETED) \
-                if tasks else asyncio.sleep(max(0.05, min(wake, 1.0)))
-            await done_wait
+        try:
+            while not self._halted():
+                if not due and not tasks:
+                    # Our part is done; the round is not, while another controller still has calls in
+                    # it or follow-ups of it are pending: wait for them, and take what falls to us.
+                    if rnd is None:
+                        break
+                    busy = self.store.busy_elsewhere(self.c.campaign, me=self.controller, round=rnd.name,
+                                                     until=self._schedule_end())
+                    if not busy or asyncio.get_running_loop().time() - self._retaken_at >= RETAKE_EVERY_S:
+                        self._retake(rnd, due)  # asked after ``busy``: a claim released since is seen here
+                    if not due and not busy:
+                        break
+                    self._refresh(rnd, due)
+                    if not due:
+                        await asyncio.sleep(0.5)
+                    continue
+                if asyncio.get_running_loop().time() - refreshed >= REFRESH_S:
+                    refreshed = asyncio.get_running_loop().time()
+                    self._refresh(rnd, due)
+                if due and self.clock() >= self._schedule_end():
+                    due.clear()  # the day's schedule is over; the round goes on next run
+                    self._cut_off = True
+                    continue
+                if due and due[0].at <= self.clock() and not self._held() and self._admits():
+                    item = heapq.heappop(due)
+                    await self._gate.acquire()
+                    if self._halted():
+                        self._gate.release()
+                        break
+                    if item.follow_up is not None:
+                        self._active.add(item.follow_up.id)
+                    task = asyncio.create_task(self._attempt(phase, item, due))
+                    tasks.add(task)
+                    task.add_done_callback(self._task_done(tasks, item))
+                    continue
+                wake = (due[0].at - self.clock()).total_seconds() if due else 1.0
+                done_wait = asyncio.wait(tasks, timeout=max(0.05, min(wake, 1.0)),
+                                         return_when=asyncio.FIRST_COMPLETED) \
+                    if tasks else asyncio.sleep(max(0.05, min(wake, 1.0)))
+                await done_wait
+        except StoreUnavailable:  # the database went away: the calls in flight end first
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)  # each logged by _task_done
 
@@ -367,7 +383,9 @@ class CampaignRunner:
         return done
 
     def _held(self) -> bool:
-        """Dialling waits while the AMI link is down or after Asterisk took no Originate."""
+        """Dialling waits while the AMI link or the database is down, or after Asterisk took no Originate."""
+        if not self.store.available:
+            return True
         if not self._ready():
             if not self.progress.paused:
                 log.warning("campaign %s: AMI link down; dialling paused until it is back", self.c.campaign)
@@ -381,6 +399,18 @@ class CampaignRunner:
             self.progress.paused = ""
             self.on_progress(self.progress)
         return False
+
+    async def _store_back(self) -> None:
+        """The database went away: dialling holds until it answers again (the store says so, once)."""
+        if not self.progress.paused:
+            self.progress.paused = "database unreachable"
+            self.on_progress(self.progress)
+        await asyncio.to_thread(self.store.wait_available)
+        if self.controller is not None:  # alive: colleagues must not take our calls for a dead one's
+            self.store.heartbeat(self.controller)
+        if self.progress.paused == "database unreachable":
+            self.progress.paused = ""
+            self.on_progress(self.progress)
 
     def _hold(self, why: str) -> dt.datetime:
         self._hold_s = min(HOLD_MAX_S, self._hold_s * 2 or HOLD_FIRST_S)
@@ -432,6 +462,11 @@ class CampaignRunner:
             attempt_id = await self._claim(rnd, debtor, item, due)
             if attempt_id is not None:
                 await self._dial(rnd, debtor, item, attempt_id, due)
+        except StoreUnavailable:  # before the Originate (a claim made is released): nobody was called
+            await self._store_back()
+            if attempt_id is not None:
+                self.store.release_attempt(attempt_id)  # a no-op unless the claim is still queued
+            heapq.heappush(due, _Due(self.clock(), item.debtor_id, self._reloaded(item)))
         except Exception:  # one debtor's fault must not end the campaign, nor go unlogged
             log.exception("campaign %s: attempt %s of debtor %s failed", self.c.campaign, attempt_id or "(none)",
                           item.debtor_id)
@@ -474,14 +509,49 @@ class CampaignRunner:
                 self.store.close_follow_up(item.follow_up.id, VOID, refused.reason)
             elif item.follow_up is not None and refused.reason == "retry_not_due":
                 heapq.heappush(due, _Due(self.clock() + dt.timedelta(seconds=1), debtor.id, item.follow_up))
+        except StoreUnavailable:
+            raise
         except StoreError as exc:  # another worker holds this debtor or number
             if item.follow_up is None:
                 self._settled.discard(debtor.id)
-            self.store.record_decision(self.c.campaign, rnd.name, debtor.id, False, "claimed_elsewhere",
-                                       str(exc), None)
+            key, now = (debtor.id, item.follow_up.id if item.follow_up else None), self.clock()
+            if now - self._lost_claims.get(key, now - NOTE_EVERY) >= NOTE_EVERY:
+                self._lost_claims[key] = now
+                self.store.record_decision(self.c.campaign, rnd.name, debtor.id, False, "claimed_elsewhere",
+                                           str(exc), None)
         return None
 
     async def _dial(self, rnd: Round, debtor: Debtor, item: _Due, attempt_id: str, due: list[_Due]) -> None:
+        try:
+            placed = await self._placed(rnd, debtor, item, attempt_id, due)
+        except StoreUnavailable:  # before the Originate: nobody was called, the claim is released
+            await self._store_back()
+            self.store.release_attempt(attempt_id)
+            heapq.heappush(due, _Due(self.clock(), debtor.id, self._reloaded(item)))
+            return
+        if placed is None:
+            return
+        result, outcome = placed
+        self.progress.done += 1
+        key = outcome.value if outcome else result.value
+        self.progress.results[key] = self.progress.results.get(key, 0) + 1
+        planned: list[_Due] = []
+        while True:  # what follows the call is stored, also when the database went away meanwhile
+            try:
+                self._follow(rnd, debtor, attempt_id, result, outcome, planned)
+                break
+            except StoreUnavailable:
+                planned.clear()  # the follow-ups are planned again (idempotent) once it is back
+                await self._store_back()
+        queued = {d.follow_up.id for d in due if d.follow_up is not None}
+        for later in planned:
+            if later.follow_up is None or later.follow_up.id not in queued:
+                heapq.heappush(due, later)
+        self.on_progress(self.progress)
+
+    async def _placed(self, rnd: Round, debtor: Debtor, item: _Due, attempt_id: str,
+                      due: list[_Due]) -> tuple[CallResult, Outcome | None] | None:
+        """Dial the claimed attempt: its result and outcome, or None when it was not dialled."""
         await self._paced()
         again = self._decide(debtor)  # checked again right before Originate
         self.store.record_decision(self.c.campaign, rnd.name, debtor.id, again.allow, again.reason,
@@ -489,12 +559,12 @@ class CampaignRunner:
         if not again.allow:
             self.store.release_attempt(attempt_id)
             self._later(item, again.not_before, due)
-            return
+            return None
         if self._halted() or self._held():  # stopped, or Asterisk went away, while this claim waited
             self.store.release_attempt(attempt_id)
             if not self._halted():
                 heapq.heappush(due, _Due(self.clock(), debtor.id, self._reloaded(item)))
-            return
+            return None
         self.progress.in_flight += 1
         self.on_progress(self.progress)
         try:
@@ -504,13 +574,15 @@ class CampaignRunner:
             log.warning("campaign %s: attempt %s not dialled (%s); dialling held for %gs", self.c.campaign,
                         attempt_id, exc, self._hold_s)
             heapq.heappush(due, _Due(until, debtor.id, self._reloaded(item)))
-            return
+            return None
         finally:
             self.progress.in_flight -= 1
         self._hold_s, self._hold_until = 0.0, None
-        self.progress.done += 1
-        key = outcome.value if outcome else result.value
-        self.progress.results[key] = self.progress.results.get(key, 0) + 1
+        return result, outcome
+
+    def _follow(self, rnd: Round, debtor: Debtor, attempt_id: str, result: CallResult, outcome: Outcome | None,
+                due: list[_Due]) -> None:
+        """Store what the call's result asks for next: a suppression, a retry, a follow-up."""
         if outcome in SUPPRESSING:
             self.store.suppress(debtor.phone, SUPPRESSING[outcome], debtor.id)
         if result in RETRYABLE:
@@ -522,7 +594,6 @@ class CampaignRunner:
             self._again(rnd, debtor, attempt_id, outcome, due)
         elif result is CallResult.UNKNOWN:  # the link was lost: Asterisk never said what happened
             self._follow_interrupted(due)
-        self.on_progress(self.progress)
 
     def _reloaded(self, item: _Due) -> FollowUp | None:
         """The follow-up the released claim had taken, pending again (or None)."""

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
-from bot.errors import PhoneNumberError, StoreError
+from bot.errors import PhoneNumberError, StoreError, StoreUnavailable
 from bot.phone import is_e164, mask
 from bot.store.cases import CasesMixin
 from bot.store.controllers import ControllersMixin
@@ -31,6 +31,7 @@ from bot.store.engine import create_store_engine, migrate, reason
 from bot.store.followups import FollowUpsMixin, LedgerRefused, LedgerRule, campaign_past, put_back, take_follow_up
 from bot.store.ledger import CampaignAttemptRow, ClaimRefused, LedgerMixin, history_in
 from bot.store.models import AttemptRow, DebtorRow, EventRow
+from bot.store.outage import Outage, is_unavailable, on_event_loop
 from bot.store.payments import PaymentsMixin
 from bot.store.records import ACTIVE, AttemptRecord, AttemptState, OutcomeRow
 from bot.store.requests import RequestsMixin
@@ -72,6 +73,7 @@ class Store(LedgerMixin, FollowUpsMixin, ControllersMixin, DefinitionsMixin, Pay
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
         self._number_hash = number_hash
+        self._outage = Outage(engine.url.render_as_string(hide_password=True))
 
     def _forgotten(self, *numbers: str | None) -> list[str]:
         """The keyed hashes these numbers would have in the ledger had their debtor been forgotten."""
@@ -90,11 +92,32 @@ class Store(LedgerMixin, FollowUpsMixin, ControllersMixin, DefinitionsMixin, Pay
 
     @contextmanager
     def _tx(self, action: str) -> Iterator[Session]:
+        if self._outage.down:  # known gone: an event loop must not block on it, a thread waits
+            if on_event_loop():
+                raise StoreUnavailable(f"cannot {action}: the database is unreachable")
+            self.wait_available()
         try:
             with self._sessions.begin() as session:
                 yield session
         except SQLAlchemyError as exc:
+            if is_unavailable(exc):
+                self._outage.lost(reason(exc))
+                raise StoreUnavailable(f"cannot {action}: the database is unreachable ({reason(exc)})") from exc
             raise StoreError(f"cannot {action}: {reason(exc)}") from exc
+
+    @property
+    def available(self) -> bool:
+        """False from a transaction that found the server gone until a probe finds it back."""
+        return not self._outage.down
+
+    def wait_available(self) -> None:
+        """Block until the server answers (backoff; StoreUnavailable after bot.store.outage.WAIT_S).
+        Never on an event loop: ``await asyncio.to_thread(store.wait_available)``."""
+        def probe() -> None:
+            with self._engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+
+        self._outage.wait(probe)
 
     # --- debtors ---------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The fault suite, on the real sandbox Asterisk: a seeded SIGKILL loop (20+ kill points, some
-mid-retry-round), SIGTERM and restart, an Asterisk restart with live calls, and an AMI link
-dropped while calls ring. After each, Asterisk's own per-number call counters are held against
+mid-retry-round), SIGTERM and restart, an Asterisk restart with live calls, an AMI link
+dropped while calls ring, a PostgreSQL restart mid-campaign, and hostile AudioSocket peers
+during a streaming campaign. After each, Asterisk's own per-number call counters are held against
 the ledger and the ledger against an independent replay of the campaign's policy: no call
 beyond the policy, none beyond the ledger, no attempt stuck, no debtor silently consumed.
 
@@ -12,12 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pwd
 import random
+import secrets
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -349,3 +354,208 @@ def test_ami_drop_while_calls_ring_dials_nobody_twice(faults: Fixture) -> None:
     figures = faults.check()
     assert figures["cut"], "the drop cut ringing calls: their result is unknown"
     assert "call(s) cut short" in text
+
+
+# --- a PostgreSQL restart mid-campaign (a private cluster: restarting the session's would disturb others)
+
+
+class PrivatePostgres:
+    """A throwaway cluster this test alone stops and starts (built as tests/conftest.py builds its own)."""
+
+    def __init__(self) -> None:
+        from tests.conftest import _as_cluster_owner, _free_port, _initdb
+
+        initdb = _initdb()
+        if initdb is None:
+            pytest.skip("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb)")
+        self._owner = _as_cluster_owner
+        self.bindir = initdb.parent
+        self.base = Path(tempfile.mkdtemp(prefix="collbot-pg-fault-", dir="/tmp"))
+        self.data, self.log, pwfile = self.base / "data", self.base / "server.log", self.base / "pw"
+        password = secrets.token_hex(16)
+        pwfile.write_text(password + "\n")
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            for path in (self.base, pwfile):
+                os.chown(path, owner.pw_uid, owner.pw_gid)
+        self.port = _free_port()
+        self.url = f"postgresql+psycopg://collbot:{password}@127.0.0.1:{self.port}/postgres"
+        self._run(str(initdb), "-D", str(self.data), "-U", "collbot", "--pwfile", str(pwfile),
+                  "--auth=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync")
+        self.start()
+
+    def _run(self, *argv: str) -> None:
+        done = subprocess.run(self._owner(list(argv)), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert done.returncode == 0, f"{argv[0]}: {done.stderr.strip()}"
+
+    def start(self) -> None:
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+                   "-c fsync=off -c full_page_writes=off")
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
+                  "-w", "-t", "60", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+
+    def close(self) -> None:
+        with contextlib.suppress(AssertionError):
+            self.stop("immediate")
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def test_postgres_restart_mid_campaign_holds_and_loses_nothing(
+        sandbox: Sandbox, campaign_env: tuple[Settings, Path]) -> None:  # noqa: F811
+    settings, tmp = campaign_env
+    pg = PrivatePostgres()
+    try:
+        on_pg = settings.model_copy(update={"database": settings.database.model_copy(update={"url": pg.url})})
+        faults = Fixture(sandbox, on_pg, tmp, "it-faults-5", 5)
+        with faults.store() as store:
+            proc = faults.start()
+            # calls in flight and a retry planned: outcomes and plans must outlive the outage
+            faults.wait_for(store, proc, "live calls with a retry planned", lambda a: sum(
+                x.state.value in ("dialing", "answered") for x in a) >= 1 and bool(store.follow_ups(faults.name)))
+        pg.stop()  # fast: the server ends every session, the run's connections break mid-use
+        time.sleep(4)  # calls end meanwhile: their outcomes wait for the database
+        assert proc.poll() is None, "the run ended while the database was away"
+        pg.start()
+        out, _ = proc.communicate(timeout=240)
+        text = out.decode(errors="replace")
+        assert proc.returncode == 0, text[-3000:]
+        log = (tmp / "run.log").read_text()
+        assert "unreachable" in log and "reachable again" in log, log[-3000:]
+        assert "Task exception was never retrieved" not in log + text
+        assert "Traceback" not in text
+        figures = faults.check()
+        assert not figures["cut"]  # Asterisk stayed up: every call's outcome was kept
+        assert {n: figures["counts"].get(n, 0) for _, n, _ in faults.people} == {
+            n: KINDS[k][1] for _, n, k in faults.people}
+        assert sorted(figures["exact"]) == sorted(n for _, n, _ in faults.people)
+    finally:
+        pg.close()
+
+
+# --- hostile audio-socket peers while a streaming campaign (call.transport: audiosocket) runs
+
+
+def _server_sockets(pid: int, port: int) -> int:
+    """The process's TCP sockets on local ``port`` other than its listening one (from /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] != "0A":  # 0A: LISTEN
+                    inodes.add(fields[9])
+    owned = 0
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                owned += link.startswith("socket:[") and link[8:-1] in inodes
+    return owned
+
+
+class Hostile:
+    """Peers that connect and close, send a UUID then stall, send garbage, or flood; each kind
+    in turn from a few threads until ``stop`` (seeded)."""
+
+    def __init__(self, port: int, seed: int):
+        self.port, self.rng = port, random.Random(seed)
+        self.stop = threading.Event()
+        self.sent = Counter[str]()
+        self.lock = threading.Lock()
+
+    def _connect(self) -> socket.socket | None:
+        try:
+            return socket.create_connection(("127.0.0.1", self.port), timeout=2)
+        except OSError:
+            return None
+
+    def _one(self, kind: str, rng: random.Random) -> None:
+        from bot.telephony.audiosocket_protocol import FRAME_BYTES, Kind, encode
+
+        sock = self._connect()
+        if sock is None:
+            return
+        try:
+            if kind == "connect_close":
+                pass
+            elif kind == "uuid_stall":  # a well-formed UUID of no call, then silence, reading nothing
+                sock.sendall(encode(Kind.UUID, rng.randbytes(16)))
+                self.stop.wait(rng.uniform(2, 8))
+            elif kind == "silent":  # never sends its UUID
+                self.stop.wait(rng.uniform(2, 8))
+            elif kind == "garbage":
+                sock.sendall(rng.randbytes(rng.randint(1, 4096)))
+            elif kind == "bad_header":  # a known kind with a length beyond its limit, or an unknown kind
+                sock.sendall(bytes([rng.choice([0x10, 0x01, 0x42]), 0xFF, 0xFF]) + rng.randbytes(1024))
+            elif kind == "flood":  # a UUID, then audio as fast as the socket takes it
+                sock.sendall(encode(Kind.UUID, rng.randbytes(16)))
+                frame = encode(Kind.AUDIO, bytes(FRAME_BYTES))
+                until = time.monotonic() + 3
+                while time.monotonic() < until and not self.stop.is_set():
+                    sock.sendall(frame * 50)
+            with self.lock:
+                self.sent[kind] += 1
+        except OSError:  # the server closed on us: what it should do to most of these
+            with self.lock:
+                self.sent[kind] += 1
+        finally:
+            sock.close()
+
+    def _worker(self, n: int) -> None:
+        rng = random.Random(self.rng.random() + n)
+        kinds = ["connect_close", "uuid_stall", "silent", "garbage", "bad_header", "flood"]
+        while not self.stop.is_set():
+            self._one(kinds[n % len(kinds)] if rng.random() < 0.5 else rng.choice(kinds), rng)
+
+    def run(self, workers: int = 6) -> list[threading.Thread]:
+        threads = [threading.Thread(target=self._worker, args=(n,), daemon=True) for n in range(workers)]
+        for t in threads:
+            t.start()
+        return threads
+
+
+def test_hostile_audiosocket_peers_during_a_streaming_campaign_change_no_outcome(
+        sandbox: Sandbox, campaign_env: tuple[Settings, Path]) -> None:  # noqa: F811
+    settings, tmp = campaign_env
+    faults = Fixture(sandbox, settings, tmp, "it-faults-6", 6)
+    port = settings.audiosocket.port  # the port the sandbox's dialplan sends calls to
+    hostile = Hostile(port, seed=20261207)
+    with faults.store() as store:
+        proc = faults.start(COLLBOT__CALL__TRANSPORT="audiosocket")
+        faults.wait_for(store, proc, "a first call", lambda a: len(a) > 0)
+        threads = hostile.run(workers=10)
+        try:  # the answered calls (streamed over AudioSocket) come under attack, then a little more
+            faults.wait_for(store, proc, "answered calls under attack",
+                            lambda a: sum(x.answered_at is not None for x in a) >= 2, timeout=90)
+            time.sleep(3)
+        finally:
+            hostile.stop.set()
+            for t in threads:
+                t.join(timeout=15)
+        # every hostile connection is closed on the server's side once the UUID timeout passed;
+        # what stays is at most the campaign's own calls
+        time.sleep(settings.audiosocket.uuid_timeout_s + 2)
+        assert proc.poll() is None, "the campaign ended before its sockets could be counted"
+        samples = []
+        for _ in range(5):
+            samples.append(_server_sockets(proc.pid, port))
+            time.sleep(0.4)
+        left = min(samples)
+        assert left <= faults.spec["limits"]["max_concurrent"], f"{left} AudioSocket connections left open"
+        out, _ = proc.communicate(timeout=240)
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text[-3000:]
+    assert sum(hostile.sent.values()) >= 100 and len(hostile.sent) == 6, hostile.sent
+    log = (tmp / "run.log").read_text()
+    assert "AudioSocket peer refused" in log  # the hostile ones were seen, and refused
+    assert "Task exception was never retrieved" not in log + text
+    assert "AudioSocket handler failed" not in log
+    figures = faults.check()
+    assert not figures["cut"]
+    assert {n: figures["counts"].get(n, 0) for _, n, _ in faults.people} == {
+        n: KINDS[k][1] for _, n, k in faults.people}
+    assert sorted(figures["exact"]) == sorted(n for _, n, _ in faults.people)

@@ -29,13 +29,19 @@ from bot.config import Settings
 from bot.store.repo import open_store
 from bot.telephony.sandbox import Sandbox
 from bot.telephony.sim import call_counts
-from tests.integration.test_campaign import ROOT, mid_morning_zone, seed
+from tests.integration.test_campaign import DEFAULT_PERSONAS, ROOT, mid_morning_zone, seed
 from tests.integration.test_faults import _cut, replay
 
 pytestmark = pytest.mark.integration
 NAME = "it-three-controllers"
 POLICY = {"no_answer": 3, "busy": 3}  # first round: 1 + 1 retry (max 2); second round: 1
 MIX = ["no_answer"] * 10 + ["busy"] * 6
+
+
+@pytest.fixture(autouse=True)
+def _default_personas_after(sandbox: Sandbox, sandbox_settings: Settings):
+    yield
+    asyncio.run(load_personas(sandbox_settings, DEFAULT_PERSONAS))  # leave the sandbox as the others expect
 
 
 def _free_port() -> int:

@@ -205,7 +205,7 @@ def score(trials: list[Trial], corpus: Corpus, today: dt.date) -> dict[str, obje
     debt = Decimal(corpus.debt_amount)
     confusion: Counter[tuple[str, str]] = Counter()
     in_scope = correct = conseq = opt_total = opt_hit = 0
-    dated = dated_right = 0
+    dated = dated_right = dated_asked = 0
     nm_total = 0
     nm_to: Counter[str] = Counter()
     unasked = asked = asked_wrong = opt_asked = got_no_match = in_scope_no_match = 0
@@ -231,6 +231,7 @@ def score(trials: list[Trial], corpus: Corpus, today: dt.date) -> dict[str, obje
         if want_c == "promise" and want.date is not None and got_c == "promise":
             dated += 1
             dated_right += t.got.date == want.date
+            dated_asked += t.got.date is None  # the robot asks for the day: nothing stored
         got_s = stored(t.got.intent, t.got.date, t.got.amount, debt, corpus.consequential)
         want_s = stored(want.intent, want.date, want.amount, debt, corpus.consequential)
         if got_s is not None and got_s != want_s:
@@ -258,6 +259,10 @@ def score(trials: list[Trial], corpus: Corpus, today: dt.date) -> dict[str, obje
         "no_match_pct": _pct(got_no_match, len(trials)),
         "in_scope_no_match_pct": _pct(in_scope_no_match, in_scope),
         "promise_date_accuracy_pct": _pct(dated_right, dated),
+        # of the same promises: a date other than the customer's (stored or confirmed), and no
+        # date heard so that the robot asks for the day again
+        "promise_date_wrong_pct": _pct(dated - dated_right - dated_asked, dated),
+        "promise_date_asked_pct": _pct(dated_asked, dated),
         "no_match_trials": nm_total,
         "no_match_handled_pct": _pct(nm_to[NO_MATCH], nm_total),
         "no_match_as_no_input_pct": _pct(nm_to[NO_INPUT], nm_total),

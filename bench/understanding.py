@@ -255,7 +255,8 @@ COLUMNS = [("trials", "trials"), ("intent_accuracy_pct", "intent acc %"),
            ("consequential_error_pct", "conseq err %"), ("stored_unasked_error_pct", "stored unasked %"),
            ("confirmation_pct", "confirmed %"), ("no_match_pct", "no_match %"),
            ("opt_out_recall_pct", "opt-out recall %"),
-           ("promise_date_accuracy_pct", "date acc %"), ("no_match_handled_pct", "no_match ok %"),
+           ("promise_date_accuracy_pct", "date acc %"), ("promise_date_wrong_pct", "date wrong %"),
+           ("promise_date_asked_pct", "date re-asked %"), ("no_match_handled_pct", "no_match ok %"),
            ("no_match_forced_pct", "no_match forced %")]
 
 

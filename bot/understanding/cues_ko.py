@@ -66,6 +66,17 @@ class _Words:
         after = self.m[i + 1 : i + 4]
         return any(m.tag == "EP" and m.form in PAST for m in after)
 
+    def cut_prohibition(self) -> bool:
+        """'전화 하지 …': the -지 of a prohibition (-지 마세요) whose 말다 was not heard, and
+        not the -지 of a negation (-지 않다 / 못하다)."""
+        for i, m in enumerate(self.m[:-1]):
+            nxt = self.m[i + 1]
+            if m.form in ("하", "걸") and m.tag in ("VV", "XSV") and nxt.form == "지" and nxt.tag in ("EC", "EF"):
+                after = {x.form for x in self.m[i + 2 : i + 3]}
+                if not after & {"않", "못하", "못"}:
+                    return True
+        return False
+
     def prohibitive(self) -> bool:
         """말다 as in 마세요 / 말아 주세요, or 그만, 거부, 싫다."""
         return any(m.form == "말" and m.tag == "VX" for m in self.m) or self.has("그만", "거부", "그만하", "싫")
@@ -89,7 +100,7 @@ def kinds(text: str) -> dict[Kind, float]:
         cue(Kind.OPT_OUT, LIKELY if w.has("싶", "좋", "받") else UNCLEAR)
     elif w.has("거부"):
         cue(Kind.OPT_OUT, LIKELY)
-    elif w.prohibitive() and not pays:
+    elif (contact and w.cut_prohibition()) or (w.prohibitive() and not pays):
         cue(Kind.OPT_OUT, UNCLEAR)
 
     # wrong number

@@ -18,6 +18,7 @@ from bot.dialogue import amounts, dates, times
 
 from . import cues_ko, cues_other
 from .morph import lemmas, morphs, normalize
+from .plausible import opt_out_vocabulary, whole_opt_out
 from .result import Kind, Result, Understanding
 
 # Higher first: when two kinds are cued equally, the costlier one to miss wins. A question
@@ -28,6 +29,8 @@ DEFAULT_ACCEPT = 0.7
 # An unclear opt-out cue is still taken (and confirmed): a missed opt-out costs more than a question.
 DEFAULT_THRESHOLDS: Mapping[Kind, float] = {Kind.OPT_OUT: 0.5}
 CERTAIN_SCORE = 0.9
+# Open-grammar word salad holds whole opt-out phrases at confidences up to ~0.8 (bench/understanding.py)
+SURE_OPT_OUT = 0.9
 EXACT, FUZZY_MIN, LEMMA_MATCH = 1.0, 88, 0.85
 FILLERS = frozenset({"네", "예", "어", "음", "아", "그냥", "쯤", "까지", "에", "요", "이", "그", "저", "좀", "한",
                      "정도", "중", "안", "때", "날", "되", "것", "같", "거", "일"})
@@ -62,6 +65,8 @@ class Policy:
     certain_confidence: float = 1.0
     # below this recognizer confidence a turn is no_match whatever the words
     min_confidence: float = 0.0
+    # a clear opt-out cue heard with less confidence, or among other words, is confirmed first
+    sure_opt_out: float = SURE_OPT_OUT
 
     def accept(self, kind: Kind | None) -> float:
         return self.thresholds.get(kind, self.default_threshold) if kind else self.default_threshold
@@ -95,6 +100,8 @@ class StepModel:
             if intent.spec.kind is not None:
                 self.by_kind.setdefault(intent.spec.kind, intent)
         self.grammar = tuple(grammar)
+        opt_out = self.by_kind.get(Kind.OPT_OUT)
+        self.opt_out_words = opt_out_vocabulary(language, opt_out.spec.phrases if opt_out else ())
 
     def spec_of(self, name: str) -> IntentSpec | None:
         return next((i.spec for i in self.intents if i.spec.name == name), None)
@@ -229,6 +236,8 @@ def understand(text: str, asr_confidence: float, step: StepModel, today: dt.date
     opt_out = step.by_kind.get(Kind.OPT_OUT)
     opt_score = scores.get(Kind.OPT_OUT, 0.0)
     if opt_out is not None and opt_score >= step.policy.accept(Kind.OPT_OUT):
+        if opt_score >= step.policy.certain_score and not _heard_clearly(norm, asr_confidence, step):
+            opt_score = cues_ko.LIKELY  # below certain_score: the dialogue confirms it
         return _matched(text, opt_out, opt_score, asr_confidence, step, date, month_only, norm)
     if not per_intent:
         top = _top(scores)
@@ -242,6 +251,13 @@ def understand(text: str, asr_confidence: float, step: StepModel, today: dt.date
     if score < step.policy.accept(best.spec.kind):
         return no_match("unclear", best.spec.kind, score)
     return _matched(text, best, score, asr_confidence, step, date, month_only, norm)
+
+
+def _heard_clearly(norm: str, asr_confidence: float, step: StepModel) -> bool:
+    """Typed text, or speech heard surely whose words are all an opt-out sentence's (plausible.py)."""
+    if asr_confidence >= 1.0:
+        return True
+    return asr_confidence >= step.policy.sure_opt_out and whole_opt_out(norm, step.language, step.opt_out_words)
 
 
 def _top(scores: Mapping[Kind, float]) -> tuple[Kind, float] | None:

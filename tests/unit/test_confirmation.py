@@ -87,8 +87,18 @@ async def test_a_question_back_gets_its_own_answer_not_wrong_number(compiled: Co
 async def test_an_unclear_opt_out_is_confirmed_and_a_clear_one_is_not(compiled: CompiledScript) -> None:
     result, said, _ = await call(compiled, ["네", "하지 마세요", "네"])
     assert result.outcome is Outcome.OPT_OUT and any("원하지 않으시는" in s for s in said)
-    result, said, _ = await call(compiled, ["네", "다시는 전화하지 마세요"])
+    result, said, _ = await call(compiled, ["네", "다시는 전화하지 마세요"], confidence=0.95)
     assert result.outcome is Outcome.OPT_OUT and not any("원하지 않으시는" in s for s in said)
+
+
+async def test_clear_opt_out_words_heard_unsurely_or_among_other_words_are_confirmed(
+        compiled: CompiledScript) -> None:
+    # open-grammar word salad holds whole opt-out phrases by chance: a cue is as clear as the hearing
+    for reply, confidence in (("다시는 전화하지 마세요", 0.6), ("연락 왜요 네 그만 하세요", 0.95)):
+        result, said, _ = await call(compiled, ["네", reply, "네"], confidence=confidence)
+        assert result.outcome is Outcome.OPT_OUT and any("원하지 않으시는" in s for s in said), reply
+        result, said, _ = await call(compiled, ["네", reply, "아니요", "", "", "", ""], confidence=confidence)
+        assert result.outcome is not Outcome.OPT_OUT, reply
 
 
 async def test_an_opt_out_while_confirming_is_honoured(compiled: CompiledScript) -> None:

@@ -133,6 +133,7 @@ def test_scores_count_consequential_errors_as_defined(tmp_path: Path) -> None:
     assert {e["text"] for e in got["consequential_examples"]} == {"b", "c", "e", "g", "i"}
     assert got["opt_out_recall_pct"] == 50.0
     assert got["promise_date_accuracy_pct"] == round(100 * 4 / 5, 2)  # a, b, f, g, h have a date
+    assert (got["promise_date_wrong_pct"], got["promise_date_asked_pct"]) == (20.0, 0.0)  # b
     assert (got["no_match_handled_pct"], got["no_match_as_no_input_pct"]) == (round(100 / 3, 2), round(100 / 3, 2))
     assert got["confusion"]["promise -> refuse"] == 1
     assert got["confusion"]["wrong_number -> wrong_number"] == 1

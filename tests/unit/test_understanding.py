@@ -40,6 +40,19 @@ def test_a_bare_prohibition_is_an_opt_out_to_confirm(compiled: CompiledScript) -
     assert u.intent == "globals.opt_out" and u.score < compiled.models["ask"].policy.certain_score
 
 
+@pytest.mark.parametrize("text", ["연락 하지", "전화 걸지 말고", "전화 하지 그냥"])
+def test_a_prohibition_cut_short_is_an_opt_out_to_confirm(compiled: CompiledScript, text: str) -> None:
+    # the recognizer often keeps "연락 하지" and loses "마세요"
+    u = meaning(compiled, "ask", text, 0.7)
+    assert u.intent == "globals.opt_out" and u.score < compiled.models["ask"].policy.certain_score
+
+
+@pytest.mark.parametrize("text", ["연락 하지 못했어요", "전화 하지 않았어요"])
+def test_a_negation_is_no_cut_prohibition(compiled: CompiledScript, text: str) -> None:
+    u = meaning(compiled, "ask", text, 0.7)
+    assert not (u.intent == "globals.opt_out" and u.score >= compiled.models["ask"].policy.certain_score)
+
+
 @pytest.mark.parametrize("text", ["이미 냈는데요", "벌써 입금했는데요", "어제 냈어요", "납부 완료했습니다"])
 def test_already_paid_paraphrases(compiled: CompiledScript, text: str) -> None:
     assert meaning(compiled, "ask", text).intent == "globals.already_paid"

@@ -1,0 +1,97 @@
+"""A real SIP phone as a debtor: baresip registered to the sandbox over PJSIP, G.711 µ-law over
+RTP, its microphone a WAV file, its keys RFC 4733 events (docs/sandbox.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.controller import CallReport, Controller, local_today
+from bot.domain import CallResult, Debtor, EventKind, Outcome
+from bot.speech.speaker import Speaker, speak
+from bot.store.repo import Store
+from bot.telephony.sandbox import Sandbox
+from bot.telephony.sip_phone import SipPhone
+
+pytestmark = pytest.mark.integration
+
+PHONE = "+821055590001"  # dialplans/collbot-sip.conf: the phone over G.711
+CALL_LIMIT_S = 120.0
+
+
+@pytest.fixture
+async def phone(sandbox: Sandbox, sandbox_settings: Settings, tmp_path: Path) -> AsyncIterator[SipPhone]:
+    async with SipPhone(tmp_path / "phone", registrar_port=sandbox_settings.sandbox.sip_port) as p:
+        yield p
+
+
+def _debtor(store: Store, debtor_id: str, number: str) -> Debtor:
+    debtor = Debtor(debtor_id, "최유진", number, Decimal(120000))
+    store.upsert_debtor(debtor)
+    return debtor
+
+
+async def _answers(phone: SipPhone, replies: list[str | Path]) -> None:
+    """Answer each robot prompt in turn: a str is keys, a Path a WAV to speak."""
+    await phone.wait_event("CALL_ESTABLISHED", 30)
+    heard = 0
+    for reply in replies:
+        heard = await phone.wait_prompt_end(since=heard)
+        if isinstance(reply, Path):
+            await phone.speak(reply)
+        else:
+            await phone.press(reply)
+
+
+async def _call(controller: Controller, debtor: Debtor, phone: SipPhone, replies: list[str | Path]) -> CallReport:
+    customer = asyncio.create_task(_answers(phone, replies))
+    try:
+        report = await asyncio.wait_for(controller.call(debtor), CALL_LIMIT_S)
+    finally:
+        customer.cancel()
+    if customer.done() and not customer.cancelled() and customer.exception() is not None:
+        raise customer.exception()  # type: ignore[misc]
+    return report
+
+
+def _story(store: Store, attempt_id: str) -> str:
+    return "\n".join(f"{e.kind.value}: {e.data}" for e in store.events_for(attempt_id))
+
+
+async def test_keyed_promise_from_a_sip_phone(controller: Controller, phone: SipPhone, store: Store) -> None:
+    debtor = _debtor(store, "T-SIP-1", PHONE)
+    report = await _call(controller, debtor, phone, ["1", "1"])  # it's me; I pay today
+    assert report.result is CallResult.ANSWERED
+    assert report.outcome is Outcome.PROMISE_TO_PAY, _story(store, report.attempt_id)
+    assert report.detail["promise_date"] == local_today(debtor.phone).isoformat()
+    events = store.events_for(report.attempt_id)
+    assert [e.data.get("digit") for e in events if e.kind is EventKind.DTMF] == ["1", "1"]
+    assert phone.sent_keys == ["1", "1"]
+    await phone.wait_event("CALL_CLOSED", 10)
+    heard = phone.heard()
+    assert len(heard) > 5 * 8000, "the phone heard less than 5 s of the robot over RTP"
+    assert max(abs(s) for s in heard) > 3000, "what the phone heard is silent"
+
+
+async def test_spoken_promise_from_a_sip_phone(controller: Controller, phone: SipPhone, store: Store,
+                                               tmp_path: Path) -> None:
+    voice = Speaker("ko", rate=170)
+    yes, tomorrow = await asyncio.gather(
+        asyncio.to_thread(speak, "네", voice, tmp_path / "yes.wav", lead_ms=100, tail_ms=30000),
+        asyncio.to_thread(speak, "내일 낼게요", voice, tmp_path / "tomorrow.wav", lead_ms=100, tail_ms=30000))
+    debtor = _debtor(store, "T-SIP-2", PHONE)
+    # it's me; I pay tomorrow; yes (to the confirmation, if the robot asks for one)
+    report = await _call(controller, debtor, phone, [yes, tomorrow, yes])
+    assert report.result is CallResult.ANSWERED
+    assert report.outcome is Outcome.PROMISE_TO_PAY, _story(store, report.attempt_id)
+    assert report.detail["promise_date"] == (local_today(debtor.phone) + dt.timedelta(days=1)).isoformat()
+    events = store.events_for(report.attempt_id)
+    heard = [str(e.data["text"]) for e in events if e.kind is EventKind.RECOGNITION]
+    assert heard[:2] == ["네", "내일 낼게요"], _story(store, report.attempt_id)
+    assert not [e for e in events if e.kind is EventKind.DTMF]

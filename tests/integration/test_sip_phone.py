@@ -13,8 +13,11 @@ import pytest
 
 from bot.config import Settings
 from bot.controller import CallReport, Controller, local_today
+from bot.dialogue.compiler import CompiledScript
 from bot.domain import CallResult, Debtor, EventKind, Outcome
+from bot.speech.asr import Recognizer
 from bot.speech.speaker import Speaker, speak
+from bot.speech.tts import Synthesizer
 from bot.store.repo import Store
 from bot.telephony.sandbox import Sandbox
 from bot.telephony.sip_phone import SipPhone
@@ -79,8 +82,21 @@ async def test_keyed_promise_from_a_sip_phone(controller: Controller, phone: Sip
     assert max(abs(s) for s in heard) > 3000, "what the phone heard is silent"
 
 
-async def test_spoken_promise_from_a_sip_phone(controller: Controller, phone: SipPhone, store: Store,
+@pytest.fixture(params=["agi", "audiosocket"])
+async def any_controller(request: pytest.FixtureRequest, script: CompiledScript, sandbox: Sandbox,
+                         sandbox_settings: Settings, store: Store) -> AsyncIterator[Controller]:
+    """A controller on each call transport: the phone's audio takes both listening paths."""
+    s = sandbox_settings.model_copy(update={"call": sandbox_settings.call.model_copy(
+        update={"transport": request.param})})
+    async with Synthesizer(s.tts_cache_dir(), rate=s.tts.rate, shape=s.prompt_shape()) as synth, \
+            Recognizer(s.speech.model_dir, workers=s.speech.workers) as recognizer, \
+            Controller(s, store, script=script, recognizer=recognizer, synth=synth) as ctl:
+        yield ctl
+
+
+async def test_spoken_promise_from_a_sip_phone(any_controller: Controller, phone: SipPhone, store: Store,
                                                tmp_path: Path) -> None:
+    controller = any_controller
     voice = Speaker("ko", rate=170)
     # not "내일 낼게요": the Korean model hears espeak-ng's "내일" badly (personas.yaml says why)
     yes, later = await asyncio.gather(

@@ -68,6 +68,7 @@ class SipPhone:
         self.codecs = tuple(codecs)
         self.events: list[dict[str, Any]] = []
         self.sent_keys: list[str] = []
+        self.answered: list[tuple[str, float]] = []  # (keys or WAV name, seconds heard before it)
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -75,6 +76,7 @@ class SipPhone:
         self._changed = asyncio.Event()
         self._responses: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._cons_port = 0
+        self._quiet: asyncio.Task[None] | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> SipPhone:
@@ -132,6 +134,10 @@ class SipPhone:
             await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
+        if self._quiet is not None:
+            self._quiet.cancel()
+            with contextlib.suppress(asyncio.CancelledError, OSError, TimeoutError, SandboxError):
+                await self._quiet
         if self._writer is not None:
             self._writer.close()
             with contextlib.suppress(OSError):
@@ -191,7 +197,20 @@ class SipPhone:
 
     # --- what the debtor does -------------------------------------------------------------
     async def speak(self, wav: Path) -> None:
-        """Switch the microphone to ``wav`` (8 kHz mono; pad it with silence: it is not looped)."""
+        """Switch the microphone to ``wav`` (8 kHz mono), and back to silence when it ends:
+        at the end of its file baresip 1.0 ends the call."""
+        await self._microphone(wav)
+        if self._quiet is not None:
+            self._quiet.cancel()
+        with wave.open(str(wav)) as audio:
+            length_s = audio.getnframes() / audio.getframerate()
+        self._quiet = asyncio.create_task(self._silence_after(length_s))
+
+    async def _silence_after(self, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        await self._microphone(self.dir / "silence.wav")
+
+    async def _microphone(self, wav: Path) -> None:
         reply = await self.command("ausrc", f"aufile,{wav}")
         if not reply.get("ok"):
             raise SandboxError(f"baresip refused the microphone {wav}: {reply.get('data')}")
@@ -253,3 +272,16 @@ class SipPhone:
                 return len(samples)
             await asyncio.sleep(0.02)
         raise TimeoutError(f"the robot did not speak and fall silent within {timeout_s:.0f}s")
+
+    async def answer(self, replies: Sequence[str | Path], *, timeout_s: float = 30.0) -> None:
+        """Answer each robot prompt in turn, once it has fallen silent: a str is keys to press,
+        a Path a WAV to speak. Each reply is logged in ``self.answered``."""
+        await self.wait_event("CALL_ESTABLISHED", timeout_s)
+        heard = 0
+        for reply in replies:
+            heard = await self.wait_prompt_end(since=heard)
+            if isinstance(reply, Path):
+                await self.speak(reply)
+            else:
+                await self.press(reply)
+            self.answered.append((reply if isinstance(reply, str) else reply.name, heard / RATE))

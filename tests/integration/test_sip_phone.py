@@ -10,7 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
+from bot.campaign.commands import run_campaign
 from bot.config import Settings
 from bot.controller import CallReport, Controller, local_today
 from bot.dialogue.compiler import CompiledScript
@@ -18,9 +20,11 @@ from bot.domain import CallResult, Debtor, EventKind, Outcome
 from bot.speech.asr import Recognizer
 from bot.speech.speaker import Speaker, speak
 from bot.speech.tts import Synthesizer
-from bot.store.repo import Store
+from bot.store.repo import Store, open_store
 from bot.telephony.sandbox import Sandbox
 from bot.telephony.sip_phone import SipPhone
+from tests.integration.conftest import SCRIPT
+from tests.integration.test_campaign import mid_morning_zone
 
 pytestmark = pytest.mark.integration
 
@@ -40,20 +44,8 @@ def _debtor(store: Store, debtor_id: str, number: str) -> Debtor:
     return debtor
 
 
-async def _answers(phone: SipPhone, replies: list[str | Path]) -> None:
-    """Answer each robot prompt in turn: a str is keys, a Path a WAV to speak."""
-    await phone.wait_event("CALL_ESTABLISHED", 30)
-    heard = 0
-    for reply in replies:
-        heard = await phone.wait_prompt_end(since=heard)
-        if isinstance(reply, Path):
-            await phone.speak(reply)
-        else:
-            await phone.press(reply)
-
-
 async def _call(controller: Controller, debtor: Debtor, phone: SipPhone, replies: list[str | Path]) -> CallReport:
-    customer = asyncio.create_task(_answers(phone, replies))
+    customer = asyncio.create_task(phone.answer(replies))
     try:
         report = await asyncio.wait_for(controller.call(debtor), CALL_LIMIT_S)
     finally:
@@ -100,8 +92,8 @@ async def test_spoken_promise_from_a_sip_phone(any_controller: Controller, phone
     voice = Speaker("ko", rate=170)
     # not "내일 낼게요": the Korean model hears espeak-ng's "내일" badly (personas.yaml says why)
     yes, later = await asyncio.gather(
-        asyncio.to_thread(speak, "네", voice, tmp_path / "yes.wav", lead_ms=100, tail_ms=30000),
-        asyncio.to_thread(speak, "모레 낼게요", voice, tmp_path / "later.wav", lead_ms=100, tail_ms=30000))
+        asyncio.to_thread(speak, "네", voice, tmp_path / "yes.wav", lead_ms=100, tail_ms=500),
+        asyncio.to_thread(speak, "모레 낼게요", voice, tmp_path / "later.wav", lead_ms=100, tail_ms=500))
     debtor = _debtor(store, "T-SIP-2", PHONE)
     # it's me; I pay the day after tomorrow; yes (to the confirmation, if the robot asks for one)
     report = await _call(controller, debtor, phone, [yes, later, yes])
@@ -130,3 +122,37 @@ async def test_no_common_codec_is_its_own_result_with_a_warning(
     assert not [e for e in phone.events if e.get("type") == "CALL_ESTABLISHED"]
     trace = (phone.dir / "baresip.log").read_text(errors="replace")
     assert "no common audio codecs" in trace and "SIP/2.0 488" in trace
+
+
+async def test_campaign_calls_the_sip_phone_and_does_not_retry_a_rejection(
+        sandbox: Sandbox, sandbox_settings: Settings, phone: SipPhone, tmp_path: Path) -> None:
+    settings = sandbox_settings.model_copy(update={
+        "database": sandbox_settings.database.model_copy(update={"url": f"sqlite:///{tmp_path}/campaign.db"})})
+    zone = mid_morning_zone()
+    people = {"T-SIPC-1": PHONE, "T-SIPC-2": "+821055590488"}
+    with open_store(settings.database.url) as st:
+        for debtor_id, number in people.items():
+            st.upsert_debtor(Debtor(debtor_id, "최유진", number, Decimal(50000), timezone=zone))
+    campaign = {
+        "campaign": "it-sip-phone", "script": str(SCRIPT),
+        "debtors": {"ids": list(people)},
+        "schedule": {"timezone": zone, "start": "00:00", "end": "23:59:59"},
+        "rounds": [{"name": "first", "retries": ["new"], "ring_timeout_s": 10}],
+        "retry": {"failed": {"delay": "1s", "max_attempts": 3}},
+        "limits": {"max_concurrent": 2, "originates_per_second": 5},
+        "compliance": {"pack": "default"},
+    }
+    path = tmp_path / "campaign.yaml"
+    path.write_text(yaml.safe_dump(campaign, allow_unicode=True))
+    customer = asyncio.create_task(phone.answer(["1", "1"]))
+    try:
+        await asyncio.wait_for(run_campaign(settings, path, handle_signals=False), CALL_LIMIT_S)
+    finally:
+        customer.cancel()
+    with open_store(settings.database.url) as st:
+        latest = st.campaign_latest("it-sip-phone")
+        assert latest["T-SIPC-1"].outcome is Outcome.PROMISE_TO_PAY
+        assert latest["T-SIPC-2"].result == CallResult.REJECTED
+        assert len(st.attempts_for("T-SIPC-2")) == 1  # a rejection is not retried
+        assert st.campaign_status("it-sip-phone") == "finished"
+    assert phone.sent_keys == ["1", "1"]

@@ -17,7 +17,7 @@ def _settings(**sandbox: int) -> Settings:
 
 
 def test_transport_binds_loopback_on_the_configured_port(tmp_path: Path) -> None:
-    write_sip_config(tmp_path, _settings(sip_port=5299, rtp_port_start=30000, rtp_port_end=30099))
+    assert write_sip_config(tmp_path, _settings(sip_port=5299, rtp_port_start=30000, rtp_port_end=30099))
     transport = (tmp_path / "collbot-pjsip-transport.conf").read_text()
     assert "bind = 127.0.0.1:5299\n" in transport and "type = transport" in transport
     rtp = (tmp_path / "rtp.conf").read_text()
@@ -37,3 +37,9 @@ def test_sandbox_pjsip_conf_includes_the_generated_transport() -> None:
     order = [modules.index(f"load => {m}.so") for m in ("res_pjproject", "res_rtp_asterisk", "res_pjsip",
                                                           "chan_pjsip")]
     assert order == sorted(order)
+
+
+def test_a_new_sip_port_asks_for_a_restart(tmp_path: Path) -> None:
+    assert write_sip_config(tmp_path, _settings(sip_port=5299))
+    assert not write_sip_config(tmp_path, _settings(sip_port=5299))  # unchanged: a reload is enough
+    assert write_sip_config(tmp_path, _settings(sip_port=5300))

@@ -35,19 +35,29 @@ KEY_GAP_S = 0.2  # between two keys
 KEY_RELEASE = b"\x04"  # baresip's KEYCODE_REL
 
 
-def free_port() -> int:
-    """A loopback port free for both TCP and UDP right now (baresip's cons binds both)."""
-    for _ in range(50):
-        with socket.socket() as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = int(tcp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
+def free_port(*, span: int = 1, taken: Sequence[int] = ()) -> int:
+    """A loopback port, and the ``span - 1`` after it, free for both TCP and UDP right now and not
+    in ``taken`` (baresip's cons binds both; its SIP binds UDP and TCP on the port, TLS on the next)."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        ports = range(port, port + span)
+        if port + span > 65535 or any(p in taken for p in ports):
+            continue
+        if all(_bindable(p) for p in ports):
             return port
     raise SandboxError("no free loopback port for the SIP phone")
+
+
+def _bindable(port: int) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
 
 
 def write_silence(path: Path, seconds: float) -> Path:
@@ -57,6 +67,10 @@ def write_silence(path: Path, seconds: float) -> Path:
         out.setframerate(RATE)
         out.writeframes(bytes(int(seconds * RATE) * 2))
     return path
+
+
+class _PortTaken(SandboxError):
+    """A port baresip was given was taken between choosing it and binding it."""
 
 
 class SipPhone:
@@ -91,14 +105,24 @@ class SipPhone:
         await self.stop()
 
     async def start(self, timeout_s: float = 15.0) -> None:
+        """Start and register; once more on fresh ports if another process took one meanwhile."""
+        try:
+            await self._start(timeout_s)
+        except _PortTaken:
+            await self.stop()
+            await self._start(timeout_s)
+
+    async def _start(self, timeout_s: float) -> None:
         exe = shutil.which("baresip")
         if exe is None:
             raise SandboxError("baresip is not installed (apt-get install baresip-core)")
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "heard").mkdir(exist_ok=True)
         silence = write_silence(self.dir / "silence.wav", 600)
-        sip, ctrl, self._cons_port = free_port(), free_port(), free_port()
-        rtp = free_port() & ~1
+        sip = free_port(span=2)
+        ctrl = free_port(taken=(sip, sip + 1))
+        self._cons_port = free_port(taken=(sip, sip + 1, ctrl))
+        rtp = free_port(span=4, taken=(sip, sip + 1, ctrl, self._cons_port))  # holds an even pair
         (self.dir / "config").write_text("\n".join([
             "poll_method epoll", f"sip_listen 127.0.0.1:{sip}", "net_interface 127.0.0.1",
             "audio_player", f"audio_source aufile,{silence}", "audio_alert",
@@ -106,7 +130,7 @@ class SipPhone:
             "module sndfile.so", "module cons.so", f"cons_listen 127.0.0.1:{self._cons_port}",
             "module_app account.so", "module_app menu.so", "module_app ctrl_tcp.so",
             f"ctrl_tcp_listen 127.0.0.1:{ctrl}", f"snd_path {self.dir / 'heard'}",
-            f"rtp_ports {rtp}-{rtp + 1}", "",
+            f"rtp_ports {rtp}-{rtp + 3}", "",
         ]))
         (self.dir / "accounts").write_text(
             f"<sip:{AOR}@127.0.0.1:{self.registrar_port};transport=udp>;regint=600;"
@@ -123,7 +147,9 @@ class SipPhone:
                 break
             except OSError:
                 if time.monotonic() > deadline or self._proc.returncode is not None:
-                    raise SandboxError(f"baresip did not start; see {self.dir / 'baresip.log'}") from None
+                    log_text = (self.dir / "baresip.log").read_text(errors="replace")
+                    error = _PortTaken if "Address already in use" in log_text else SandboxError
+                    raise error(f"baresip did not start; see {self.dir / 'baresip.log'}") from None
                 await asyncio.sleep(0.1)
         self._task = asyncio.create_task(self._read())
         # The registration may be done before ctrl_tcp is connected, so its event is not relied on.

@@ -190,6 +190,8 @@ class Sandbox:
         if done.returncode != 0:
             raise SandboxError(f"asterisk did not start: {done.stderr.strip() or done.returncode}")
         self._wait_ami(timeout_s)
+        # AMI answers before every module is loaded (PJSIP's transport, some CLI commands)
+        self.cli("core waitfullybooted", check=False)
         return self.status()
 
     def down(self, timeout_s: float = 15.0) -> bool:

@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := debootstrap espeak-ng libespeak-ng1 sox postgresql python3-venv chromium fonts-nanum
+SYSTEM_PACKAGES := debootstrap espeak-ng libespeak-ng1 sox postgresql python3-venv chromium fonts-nanum baresip-core
 STAMP := $(VENV)/.installed
 
 .PHONY: setup system sandbox sandbox-down demo test test-fast lint bench clean check-wheel install-service

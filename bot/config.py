@@ -110,6 +110,12 @@ class SandboxSettings(_Section):
     )
     mirror: str = Field("", description="Debian mirror for debootstrap; empty: the one this machine's apt uses.")
     suite: str = Field("sid", description="Debian suite that carries Asterisk 22.")
+    sip_port: int = Field(5160, ge=1, le=65535,
+        description="UDP port of the sandbox's PJSIP transport on 127.0.0.1 (test SIP phones register here).")
+    rtp_port_start: int = Field(20000, ge=1024, le=65534,
+        description="First UDP port of the sandbox's RTP range (even; Asterisk takes a pair per call leg).")
+    rtp_port_end: int = Field(20999, ge=1025, le=65535,
+        description="Last UDP port of the sandbox's RTP range; must be above rtp_port_start.")
 
 
 class SpeechSettings(_Section):

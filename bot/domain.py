@@ -17,6 +17,7 @@ class CallResult(StrEnum):
     BUSY = "busy"
     CONGESTION = "congestion"
     FAILED = "failed"
+    REJECTED = "rejected"  # the far end refused the call's terms (SIP 488: no common codec); never retried
     UNKNOWN = "unknown"  # the link dropped before Asterisk told us; never blindly re-dialled
 
 

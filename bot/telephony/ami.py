@@ -194,6 +194,10 @@ class Ami:
         result = originate_result(attempt, event, _seen(hangup))
         log.info("attempt %s: %s (reason %s, cause %s %r)", attempt, result.result,
                  result.reason, result.cause, loggable(result.cause_txt))
+        if result.result is CallResult.REJECTED:
+            log.warning("attempt %s: the far end rejected the call (cause %s %r, e.g. SIP 488: no common "
+                        "codec); check the codecs of the carrier's endpoint", attempt, result.cause,
+                        loggable(result.cause_txt))
         if result.result is not CallResult.ANSWERED:
             self._hangups.pop(attempt, None)  # the call is over; nothing left to wait for
         return result

@@ -29,6 +29,11 @@ CAUSE_RESULTS: Mapping[int, CallResult] = {
     34: CallResult.CONGESTION,  # no circuit/channel available
     38: CallResult.CONGESTION,  # network out of order
     42: CallResult.CONGESTION,  # switching equipment congestion
+    # The far end refused the call's terms: SIP 488/606 (no common codec) arrive as 58. Dialling
+    # again changes nothing until the carrier's endpoint or ours does, so it is not a failure to retry.
+    58: CallResult.REJECTED,  # bearer capability not presently available
+    65: CallResult.REJECTED,  # bearer capability not implemented
+    88: CallResult.REJECTED,  # incompatible destination
 }
 """Q.850 cause of the channel's Hangup → result; overrides the Reason of a failed originate."""
 

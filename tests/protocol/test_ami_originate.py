@@ -68,6 +68,8 @@ def answered(action: Headers) -> list[Headers]:
         (failure(0, 42, "Switching equipment congestion"), CallResult.CONGESTION, 0, 42),
         (failure(3, 1, "Unallocated (unassigned) number"), CallResult.FAILED, 3, 1),
         (failure(3, 16, "Normal Clearing"), CallResult.NO_ANSWER, 3, 16),
+        (failure(1, 58, "Bearer capability not available"), CallResult.REJECTED, 1, 58),  # SIP 488
+        (failure(0, 88, "Incompatible destination"), CallResult.REJECTED, 0, 88),
         # the Hangup may trail the OriginateResponse: still used, within the grace period
         (failure(1, 17, "User busy", hangup_first=False), CallResult.BUSY, 1, 17),
     ],
@@ -164,3 +166,13 @@ async def test_logs_hold_neither_the_number_nor_the_secret(
     assert NUMBER[-2:] in text
     assert NUMBER not in text  # ...the number is not
     assert peer.secret not in text
+
+
+async def test_a_rejected_call_is_one_warning(peer: FakeAmi, ami: Ami, caplog: pytest.LogCaptureFixture) -> None:
+    peer.script = failure(1, 58, "Bearer capability not available")
+    with caplog.at_level("INFO", logger="bot.telephony.ami"):
+        result = await ami.originate(request())
+    assert result.result is CallResult.REJECTED
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "488" in warnings[0].getMessage() and "codec" in warnings[0].getMessage()
+    assert "\n" not in warnings[0].getMessage()

@@ -42,9 +42,14 @@ demo: sandbox
 lint: setup
 	$(BIN)/ruff check bot tests bench
 
-# The whole suite, integration tests on the real sandboxed Asterisk included.
+# The whole suite, integration tests on the real sandboxed Asterisk included. The tiers without
+# Asterisk run on every core (pytest-xdist); the sandbox and browser tiers share one Asterisk, one
+# FastAGI port and one persona dialplan, so they run one test at a time. Both run, whatever fails.
 test: setup lint check-wheel
-	$(BIN)/pytest
+	@rc=0; \
+	$(BIN)/pytest -n auto --maxprocesses 4 tests --ignore=tests/integration --ignore=tests/web || rc=$$?; \
+	$(BIN)/pytest tests/integration tests/web || rc=$$?; \
+	exit $$rc
 
 # Unit and protocol tests only (no Asterisk), for a quick loop while editing.
 test-fast: setup

@@ -104,6 +104,12 @@ def seed(settings: Settings, people: list[tuple[str, str, dict[str, object]]], z
             store.upsert_debtor(Debtor(debtor_id, f"고객{debtor_id[-3:]}", number, Decimal(50000), timezone=zone))
 
 
+def live_calls(sandbox: Sandbox, people: list[tuple[str, str, dict[str, object]]]) -> list[str]:
+    """The people's numbers that have a channel in Asterisk now."""
+    channels = sandbox.cli("core show channels concise")
+    return [number for _, number, _ in people if number[1:] in channels]
+
+
 def expected(people: list[tuple[str, str, dict[str, object]]]) -> tuple[dict[str, str], dict[str, int]]:
     finals = {number: KINDS[str(f["kind"])][2] for _, number, f in people}
     calls = {number: KINDS[str(f["kind"])][3] for _, number, f in people}
@@ -182,7 +188,10 @@ def test_sigkill_mid_campaign_loses_nothing_and_dials_nobody_twice(
             time.sleep(0.5)  # kill it while calls ring and talk
     first.send_signal(signal.SIGKILL)
     first.wait()
-    time.sleep(6)  # calls the dead controller left go on in Asterisk until their FastAGI fails
+    deadline = time.monotonic() + 60  # calls the dead controller left go on in Asterisk until their FastAGI fails
+    while live := live_calls(sandbox, people):
+        assert time.monotonic() < deadline, f"{len(live)} call(s) of the killed controller still up after a minute"
+        time.sleep(0.3)
     again = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=600, check=False)
     assert again.returncode == 0, again.stderr
 

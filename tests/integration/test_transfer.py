@@ -94,10 +94,11 @@ async def test_nobody_free_gives_the_callback_path_and_records_it(
 async def test_an_agent_who_lets_it_ring_past_the_max_wait_gives_the_callback_path(
         controller: Controller, debtors: dict[str, Debtor], store: Store, sandbox: Sandbox,
         sandbox_settings: Settings, tmp_path: Path) -> None:
-    sandbox.cli("dialplan set global COLLBOT_QUEUE_MAX_WAIT 8")
     try:
         agents = "agents:\n  - id: sim-park\n    answers: false\n"
         async with sim_agents(sandbox_settings, tmp_path, agents):
+            # after the agents' dialplan reload, which sets the globals back to the settings' 60 s
+            sandbox.cli("dialplan set global COLLBOT_QUEUE_MAX_WAIT 8")
             report = await controller.call(debtors[PRESSES_ONE])
     finally:
         sandbox.cli(f"dialplan set global COLLBOT_QUEUE_MAX_WAIT {sandbox_settings.queue.max_wait_s}")

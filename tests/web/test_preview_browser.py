@@ -7,6 +7,8 @@ import asyncio
 import dataclasses
 import datetime as dt
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -115,7 +117,16 @@ def test_preview_call_rings_the_agent_then_the_customer_once(browser: Browser, t
         allocate(server, "ann", debtor.id)
         agents = tmp_path / "agents.yaml"  # ann's phone: answers after 1 s, talks 4 s
         agents.write_text("agents:\n  - id: ann\n    answer_after_s: 1\n    talk_s: 4\n    wrap_up_after_s: 600\n")
-        desks = threading.Thread(target=lambda: asyncio.run(run_sim_agents(ours, agents, seconds=40)))
+        stop: list[Callable[[], object]] = []
+
+        async def at_desks() -> None:  # until the call is over, 40 s at most
+            task = asyncio.create_task(run_sim_agents(ours, agents, seconds=40))
+            stop.append(lambda: task.get_loop().call_soon_threadsafe(task.cancel))
+            [result] = await asyncio.gather(task, return_exceptions=True)
+            if isinstance(result, Exception):
+                raise result
+
+        desks = threading.Thread(target=lambda: asyncio.run(at_desks()))
         desks.start()
         try:
             before = call_counts(box).get(CUSTOMER, 0)
@@ -132,7 +143,13 @@ def test_preview_call_rings_the_agent_then_the_customer_once(browser: Browser, t
             pop.get_by_role("button", name="Store wrap-up").click()
             expect(page.locator(".pop")).to_have_count(0)
             page.context.close()
+            deadline = time.monotonic() + 40  # the call over: a second one would have been placed by now
+            while call_counts(box).get(CUSTOMER, 0) == before or CUSTOMER[1:] in box.cli("core show channels concise"):
+                assert time.monotonic() < deadline, "the preview call did not end"
+                time.sleep(0.3)
         finally:
+            for cancel in stop:
+                cancel()
             desks.join(timeout=60)
         assert call_counts(box).get(CUSTOMER, 0) == before + 1  # Asterisk's count: exactly one call
         with server.store() as store:

@@ -16,11 +16,13 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bot.config import Settings
 from bot.domain import Heard
+from bot.errors import TelephonyError
 from bot.speech.asr import Recognizer
 from bot.speech.endpoint import frame_rms
 from bot.speech.listener import TurnListener
@@ -67,8 +69,9 @@ class AudioSocketChannel:
 
     def __init__(self, conn: AudioSocketConnection, *, settings: Settings, synth: Synthesizer,
                  recognizer: Recognizer, vad: Vad, pool: ThreadPoolExecutor, call_id: str,
-                 turn_config: TurnConfig | None = None):
+                 turn_config: TurnConfig | None = None, hand_over: Callable[[], Awaitable[None]] | None = None):
         self.conn = conn
+        self._hand_over = hand_over  # marks the call for the queue (AMI); see transfer()
         self.settings = settings
         self.synth = synth
         self.call_id = call_id
@@ -267,6 +270,17 @@ class AudioSocketChannel:
         return heard
 
     async def hangup(self) -> None:
+        self._gone = True
+        await self.conn.hangup()
+
+    async def transfer(self) -> None:
+        """Hand the live call to the collectors' queue: mark it (COLLBOT_NEXT=queue, through AMI),
+        then end the AudioSocket application; the dialplan goes on to the queue
+        (dialplans/collbot-robot.conf), as it does after an AGI session."""
+        self._check()
+        if self._hand_over is None:
+            raise TelephonyError("this AudioSocket channel has no way to hand its call to the queue")
+        await self._hand_over()
         self._gone = True
         await self.conn.hangup()
 

@@ -23,6 +23,7 @@ from bot.store.repo import Store
 from bot.telephony.sandbox import Sandbox
 from bot.telephony.sim import read_personas
 from bot.telephony.sim_stream import StreamCustomers, start_customers
+from tests.integration.test_transfer import members, sim_agents
 
 pytestmark = pytest.mark.integration
 # The promise personas answer "네", "모레 낼게요" and then "네" to the robot's confirmation of the
@@ -195,3 +196,37 @@ async def test_endless_speech_is_cut_at_max_speech(
     [attempt] = [a for a in store.attempts_for("T-0206") if a.id == report.attempt_id]
     assert attempt.state == "completed" and attempt.outcome == report.outcome.value
 
+
+async def test_a_request_for_a_person_reaches_an_agent_from_the_stream(
+        streaming: Controller, customers: StreamCustomers, stream_debtors: dict[str, Debtor], store: Store,
+        stream_sandbox: Sandbox, sandbox_settings: Settings, tmp_path: Path) -> None:
+    """The AudioSocket twin of test_transfer.py's first test: the robot marks the call for the
+    queue (AMI Setvar), ends its AudioSocket leg, and the dialplan takes the customer to the
+    collectors' queue, where a simulated agent answers and its desk gets the robot's summary."""
+    agents = "agents:\n  - id: sim-song\n    answer_after_s: 1\n    talk_s: 3\n    disposition: callback\n"
+    async with sim_agents(sandbox_settings, tmp_path, agents):
+        assert "sim-song" in members(stream_sandbox, sandbox_settings)
+        # loading the agents reloaded the dialplan, whose [globals] name the settings' port
+        assert streaming.audiosocket is not None
+        await asyncio.to_thread(stream_sandbox.cli,
+                                f"dialplan set global COLLBOT_AUDIOSOCKET 127.0.0.1:{streaming.audiosocket.port}")
+        report = await streaming.call(stream_debtors["+821055550207"])
+        events = [(e.kind, e.data) for e in store.events_for(report.attempt_id)]
+        assert report.outcome is Outcome.TRANSFER_REQUESTED, (report.detail, events)
+        assert report.detail["transfer"] == "connected" and report.detail["agent"] == "sim-song", report.detail
+        assert (EventKind.STATE, {"step": "transfer", "transfer": "queue"}) in events
+        assert (EventKind.HANGUP, {"by": "robot"}) not in events  # handed over, not hung up
+        pops = [e for e in store.desk_events_after("sim-song", 0) if e.kind == "screen_pop"]
+        assert [p.attempt_id for p in pops] == [report.attempt_id]
+        summary = pops[0].data
+        assert summary["debtor_id"] == "T-0207" and summary["outcome"] == "transfer_requested"
+        assert "상담원 연결" in [t["text"] for t in summary["turns"] if t["who"] == "customer"]
+        # the simulated agent wraps up through the desk: the disposition is stored as an attempt
+        for _ in range(60):
+            if not store.open_pops("sim-song"):
+                break
+            await asyncio.sleep(0.25)
+        assert not store.open_pops("sim-song")
+        wrapped = [a for a in store.attempts_for("T-0207")
+                   if a.outcome_detail.get("transferred_from") == report.attempt_id]
+        assert len(wrapped) == 1 and wrapped[0].outcome is Outcome.CALLBACK

@@ -173,7 +173,7 @@ class AudioSocketChannel:
     async def _hear_quiet(self, playing: bool) -> None:
         """Wall time without frames: as many silent frames as the time covered."""
         for _ in range(round(QUIET_S / FRAME_S)):
-            event = self.listener.step(SILENCE, False, playing=playing)
+            event = self.listener.step(SILENCE, False, playing=playing, filler=True)
             if event is not None:
                 self._events.append(event)
                 self._changed.set()

@@ -73,7 +73,7 @@ class Persona(PersonaVoice):  # voice, rate, pitch, noise_db, fillers, line: sim
     timed: bool = False  # a latency probe: time each reply's end and the robot's first audio after it
     # --- timing over a streamed line: customers served by bot/telephony/sim_stream.py -------
     barge_in_after_s: float | None = Field(None, ge=0, le=60)  # speak this long after the prompt starts
-    answer_gap_ms: int | None = Field(None, ge=0, le=1000)  # answer this long after the prompt's last word
+    answer_gap_ms: int | None = Field(None, ge=0, le=300)  # answer this long after the prompt's last word
     echo_delay_ms: int | None = Field(None, ge=0, le=2000)  # send the robot's audio back this much later ...
     echo_db: float = Field(-20.0, ge=-60, le=0)  # ... at this level
 

@@ -37,7 +37,7 @@ sandbox-down: setup
 	$(BIN)/collbot sandbox down
 
 demo: sandbox
-	$(BIN)/collbot demo demo/personas.yaml --agents demo/agents.yaml
+	$(BIN)/collbot demo demo/personas.yaml --agents demo/agents.yaml --stream demo/personas-stream.yaml
 
 lint: setup
 	$(BIN)/ruff check bot tests bench

@@ -5,7 +5,8 @@
 
 Streamed customers (bot/telephony/sim_stream.py) on the real sandbox call the robot with
 call.transport: audiosocket and scripts/reminder-ko.yaml. Half answer each prompt 50-300 ms
-after its last word ("네", "내일 낼게요"); half speak over each prompt 1.5 s into it.
+after its last word ("네", "모레 낼게요", and "네" to the robot's confirmation of the promise);
+half speak over each prompt 1.5 s into it.
 Per turn, from the customer's clock:
 
 * latency: the customer's last speech frame -> the robot's first audio after it;
@@ -52,7 +53,8 @@ def personas(n: int, seed: int = 11) -> dict[str, object]:
     rng = random.Random(seed)
     people = []
     for i in range(n):
-        p: dict[str, object] = {"number": f"+82105557{i:04d}", "answer_after_s": 0.3, "replies": ["네", "내일 낼게요"],
+        p: dict[str, object] = {"number": f"+82105557{i:04d}", "answer_after_s": 0.3,
+                                "replies": ["네", "모레 낼게요", "네"],  # the last confirms the promise
                                 "debtor": {"id": f"S-{i:04d}", "name": "김민수", "amount": 300000}}
         if i % 2:
             p["barge_in_after_s"] = 1.5

@@ -119,14 +119,14 @@ async def call_personas(settings: Settings, path: Path, *, script: CompiledScrip
 
         def report(r: CallReport) -> None:
             if progress:
-                progress(_row(by_id[r.debtor_id], r))
+                progress(persona_row(by_id[r.debtor_id], r))
 
         reports = await controller.call_many([d for d in debtors if d], concurrency=concurrency,
                                              progress=report)
-    return [_row(by_id[r.debtor_id], r) for r in reports]
+    return [persona_row(by_id[r.debtor_id], r) for r in reports]
 
 
-def _row(persona: Persona, r: CallReport) -> dict[str, str]:
+def persona_row(persona: Persona, r: CallReport) -> dict[str, str]:
     detail = ", ".join(f"{k}={v}" for k, v in r.detail.items())
     got = r.outcome.value if r.outcome else r.result.value
     expected = persona.expect.value if persona.expect else ""

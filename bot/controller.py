@@ -317,7 +317,8 @@ class Controller:
         channel = AudioSocketChannel(conn, settings=self.settings, synth=live.synth,
                                      recognizer=live.recognizer or self.recognizer,
                                      vad=make_vad(self.settings.turns.vad, self.settings.turns.webrtc_aggressiveness),
-                                     pool=self._vad_pool, call_id=attempt_id, turn_config=turn_config(self.settings))
+                                     pool=self._vad_pool, call_id=attempt_id, turn_config=turn_config(self.settings),
+                                     hand_over=functools.partial(self.ami.send_to_queue, attempt_id))
         channel.start()
         try:
             await self._converse(attempt_id, live, channel)

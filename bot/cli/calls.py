@@ -37,12 +37,19 @@ def demo(ctx: typer.Context,
          script: ScriptOpt = DEFAULT_SCRIPT,
          concurrency: Annotated[int, typer.Option(min=1, max=500)] = 10,
          agents: Annotated[Path | None, typer.Option(help="Simulated agents YAML: transfers reach them.")]
+         = None,
+         stream: Annotated[Path | None, typer.Option(
+             help="Personas with timing of their own (barge-in, quick answers), then called over AudioSocket.")]
          = None) -> None:
     """Start the sandbox, load the demo customers, call them and show what happened."""
     started = time.monotonic()
     s = settings(ctx)
     rows = bench(s, script, personas, concurrency, agents)
     print_table(rows)
+    if stream is not None:
+        streamed = stream_bench(s, script, stream)
+        print_stream_table(streamed)
+        rows += streamed
     out.print(f"database: {s.database.url}\nlogs: {s.log.file or 'var/collbot.log'}\n"
               f"recordings: {s.host_path(s.asterisk.spool_dir)}\n"
               f"demo took {time.monotonic() - started:.0f}s")
@@ -64,6 +71,28 @@ def bench(settings: Settings, script: Path, personas: Path, concurrency: int,
     from bot.agents.sim_agents import with_sim_agents
 
     return asyncio.run(with_sim_agents(settings, agents, calls))
+
+
+def stream_bench(settings: Settings, script: Path, personas: Path) -> list[dict[str, str]]:
+    """Load the streamed personas into the running sandbox and call them over AudioSocket."""
+    from bot.commands import compiled_script, load_personas
+    from bot.stream_demo import call_stream_personas
+    from bot.telephony.sandbox import Sandbox
+
+    compiled = compiled_script(settings, script)
+    err.print("[dim]streamed customers: the robot on call.transport audiosocket[/dim]")
+    asyncio.run(load_personas(settings, personas))
+    return asyncio.run(call_stream_personas(settings, personas, script=compiled, sandbox=Sandbox(settings),
+                                            progress=_progress))
+
+
+def print_stream_table(rows: list[dict[str, str]]) -> None:
+    table = Table(title="streamed calls (AudioSocket): what the robot heard, turn by turn")
+    for column in ("number", "debtor", "outcome", "expected", "ok", "turns"):
+        table.add_column(column, no_wrap=column != "turns")
+    for row in rows:
+        table.add_row(*(row[c] for c in ("number", "debtor", "outcome", "expected", "ok", "turns")))
+    out.print(table)
 
 
 def exit_on_mismatch(rows: list[dict[str, str]]) -> None:

@@ -79,17 +79,23 @@ class TurnListener:
         is_voice = await self.judge(frame, sent_rms) if len(frame) == FRAME_BYTES else False
         return self.step(frame, is_voice, playing=playing, arrived=arrived)
 
-    def step(self, frame: bytes, is_voice: bool, *, playing: bool, arrived: float | None = None) -> TurnEvent | None:
+    def step(self, frame: bytes, is_voice: bool, *, playing: bool, arrived: float | None = None,
+             filler: bool = False) -> TurnEvent | None:
+        """Judge one frame. A ``filler`` stands for wall time in which the line sent nothing: it moves
+        the turn's clocks but is never recognized, so frames that were only late (a loaded machine)
+        reach the recognizer as sent, without a made-up silence inside the customer's words."""
         arrived = time.monotonic() if arrived is None else arrived
         self._arrived.append(arrived)
         turn = self.turn
         if turn is None or turn.event is not None:
-            self._preroll.append(frame)
+            if not filler:
+                self._preroll.append(frame)
             return None
         was_speaking = turn.start is not None
         event = turn.push(is_voice, playing=playing)
         if was_speaking:
-            self._take(frame)
+            if not filler:
+                self._take(frame)
         elif event in (TurnEvent.STARTED, TurnEvent.BARGE_IN):
             back = turn.frames - (turn.start or 0)  # voiced frames before this one, already in preroll
             self.onset_at = self._arrived[-back] if back <= len(self._arrived) else arrived
@@ -98,7 +104,7 @@ class TurnListener:
             for old in self._preroll:
                 self._take(old)
             self._take(frame)
-        else:
+        elif not filler:
             self._preroll.append(frame)
         if event is not None and event.final:
             self.ended_at = arrived

@@ -33,6 +33,7 @@ from bot.telephony.ami_actions import (
     mask_channel,
     originate_headers,
     queue_member_headers,
+    queue_next_headers,
 )
 from bot.telephony.ami_events import (
     OriginateResult,
@@ -225,6 +226,14 @@ class Ami:
                                  "Receive": "yes", "Duration": "100"}, as_list=False)
         if not succeeded(reply.get("Response")):
             log.warning("PlayDTMF on the robot's channel failed: %s", reply.get("Message", ""))
+
+    async def send_to_queue(self, attempt_id: str) -> None:
+        """Mark the call of ``attempt_id`` for the collectors' queue (its streaming session then ends
+        and the dialplan goes on there, as after AGI's SET VARIABLE); AmiError if Asterisk refused."""
+        reply = await self._ask(queue_next_headers(attempt_id), as_list=False)
+        if not succeeded(reply.get("Response")):
+            why = loggable(str(reply.get("Message") or "no reason"))[:120]
+            raise AmiError(f"AMI at {self._where} refused to mark the call for the queue: {why}")
 
     async def queue_member(self, action: str, *, queue: str, interface: str, member: str = "",
                            paused: bool | None = None, reason: str = "") -> tuple[bool, str]:

@@ -100,6 +100,14 @@ def originate_headers(req: OriginateRequest) -> dict[str, str]:
     return headers
 
 
+def queue_next_headers(attempt_id: str) -> dict[str, str]:
+    """``Action: Setvar`` COLLBOT_NEXT=queue on the robot's channel, found by its Uniqueid (the
+    attempt id): when its AudioSocket() ends, the dialplan takes it to the collectors' queue.
+    Variable and value are fixed here; only the checked attempt id varies."""
+    return {"Action": "Setvar", "Channel": check_attempt_id(attempt_id), "Variable": "COLLBOT_NEXT",
+            "Value": "queue"}
+
+
 def login_headers(username: str, secret: str, events: str) -> dict[str, str]:
     """The headers of ``Action: Login``: a CR/LF in the secret must not start a second action."""
     return {"Action": "Login", "Username": check_value("username", username),

@@ -16,11 +16,13 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bot.config import Settings
 from bot.domain import Heard
+from bot.errors import TelephonyError
 from bot.privacy.prompts import note_prompt
 from bot.speech.asr import Recognizer
 from bot.speech.endpoint import frame_rms
@@ -68,8 +70,9 @@ class AudioSocketChannel:
 
     def __init__(self, conn: AudioSocketConnection, *, settings: Settings, synth: Synthesizer,
                  recognizer: Recognizer, vad: Vad, pool: ThreadPoolExecutor, call_id: str,
-                 turn_config: TurnConfig | None = None):
+                 turn_config: TurnConfig | None = None, hand_over: Callable[[], Awaitable[None]] | None = None):
         self.conn = conn
+        self._hand_over = hand_over  # marks the call for the queue (AMI); see transfer()
         self.settings = settings
         self.synth = synth
         self.call_id = call_id
@@ -171,7 +174,7 @@ class AudioSocketChannel:
     async def _hear_quiet(self, playing: bool) -> None:
         """Wall time without frames: as many silent frames as the time covered."""
         for _ in range(round(QUIET_S / FRAME_S)):
-            event = self.listener.step(SILENCE, False, playing=playing)
+            event = self.listener.step(SILENCE, False, playing=playing, filler=True)
             if event is not None:
                 self._events.append(event)
                 self._changed.set()
@@ -270,6 +273,17 @@ class AudioSocketChannel:
         return heard
 
     async def hangup(self) -> None:
+        self._gone = True
+        await self.conn.hangup()
+
+    async def transfer(self) -> None:
+        """Hand the live call to the collectors' queue: mark it (COLLBOT_NEXT=queue, through AMI),
+        then end the AudioSocket application; the dialplan goes on to the queue
+        (dialplans/collbot-robot.conf), as it does after an AGI session."""
+        self._check()
+        if self._hand_over is None:
+            raise TelephonyError("this AudioSocket channel has no way to hand its call to the queue")
+        await self._hand_over()
         self._gone = True
         await self.conn.hangup()
 

@@ -148,6 +148,8 @@ class _Customer:
         self.said = asyncio.Event()  # the speech queue ran dry
         self.gone = asyncio.Event()  # the call ended
         self.current: ReplyLog | None = None
+        self.last_spoke: float | None = None  # when this customer's latest reply began ...
+        self.last_spoke_end: float | None = None  # ... and ended
 
     async def run(self) -> None:
         reader = asyncio.ensure_future(self._hear())
@@ -178,9 +180,15 @@ class _Customer:
             level = frame_rms(pcm)
             log_ = self.current
             if level >= 1.0:
-                if self.prompt_start is None or now - self.last_audible > PROMPT_GAP_S:
+                # a new prompt: after a pause longer than any inside one, or the robot speaking
+                # again after a silence longer than its own pauses that began before the customer
+                # finished (after a barge-in the robot may answer in less than PROMPT_GAP_S)
+                resumed = self.last_spoke_end is not None and self.last_audible < self.last_spoke_end \
+                    and now - self.last_audible > STOPPED_S
+                if self.prompt_start is None or now - self.last_audible > PROMPT_GAP_S or resumed:
                     self.prompt_start = now
                     self.prompt_end = None
+                    self.prompt_known.clear()
                     self.prompt_started.set()
                 if self.prompt_end is None:
                     ahead = self.owner.prompts.lookup(pcm[:FRAME_BYTES])
@@ -217,7 +225,7 @@ class _Customer:
                 self.said.set()
             if own is None and self.current is not None and self.current.spoke is not None \
                     and self.current.spoke_end is None:
-                self.current.spoke_end = time.monotonic()
+                self.current.spoke_end = self.last_spoke_end = time.monotonic()
             echo = self.echo.popleft() if len(self.echo) > round((self.p.echo_delay_ms or 0) / 20) else None
             if not await self.conn.send_audio(_mix(own, echo, self.gain)):
                 return
@@ -237,7 +245,7 @@ class _Customer:
             self.current = log_
             self.quiet_since = None
             self.owner.logs.append(log_)
-            log_.spoke = time.monotonic()
+            log_.spoke = self.last_spoke = time.monotonic()
             if isinstance(reply, DtmfReply):
                 for digit in reply.dtmf:
                     await self.conn.send_dtmf(digit)
@@ -252,13 +260,16 @@ class _Customer:
 
     async def _await_turn(self, log_: ReplyLog) -> None:
         """Wait for the robot's next prompt, then for the moment this persona answers in."""
-        self.prompt_started.clear()
-        self.prompt_known.clear()
-        started = asyncio.ensure_future(self.prompt_started.wait())
-        gone = asyncio.ensure_future(self.gone.wait())
-        await asyncio.wait({started, gone}, return_when=asyncio.FIRST_COMPLETED)
-        started.cancel()
-        gone.cancel()
+        # on a loaded machine the robot's next prompt may begin before this task gets here
+        begun = self.last_spoke is not None and self.prompt_start is not None and self.prompt_start > self.last_spoke
+        if not begun:
+            self.prompt_started.clear()
+            self.prompt_known.clear()
+            started = asyncio.ensure_future(self.prompt_started.wait())
+            gone = asyncio.ensure_future(self.gone.wait())
+            await asyncio.wait({started, gone}, return_when=asyncio.FIRST_COMPLETED)
+            started.cancel()
+            gone.cancel()
         if self.gone.is_set():
             return
         log_.prompt_start, log_.prompt_end = self.prompt_start, self.prompt_end

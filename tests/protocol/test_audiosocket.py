@@ -194,7 +194,8 @@ Peer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 Result = tuple[CallOutcome, list[DialogueEvent], AudioSocketServer]
 
 
-async def _call(tmp_path: Path, peer: Peer, prompt_ms: int = 1500) -> Result:
+async def _call(tmp_path: Path, peer: Peer, prompt_ms: int = 1500, *, script: Script = SCRIPT,
+                hand_over: Callable[[], Awaitable[None]] | None = None) -> Result:
     """One scripted call over the real server and channel, the far end played by ``peer``."""
     outcome: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
     events: list[DialogueEvent] = []
@@ -207,11 +208,12 @@ async def _call(tmp_path: Path, peer: Peer, prompt_ms: int = 1500) -> Result:
     async def handler(conn: AudioSocketConnection) -> None:
         channel = AudioSocketChannel(
             conn, settings=settings, synth=_Synth(tmp_path, prompt_ms), recognizer=_Recognizer(),  # type: ignore[arg-type]
-            vad=_LoudVad(), pool=pool, call_id="t", turn_config=TurnConfig(noise_floor_rms=500))
+            vad=_LoudVad(), pool=pool, call_id="t", turn_config=TurnConfig(noise_floor_rms=500),
+            hand_over=hand_over)
         channel.start()
         try:
             debtor = Debtor("d", "김", "+821055550000", Decimal(1))
-            outcome.set_result(await ScriptRun(compile_script(SCRIPT), debtor, today=dt.date(2026, 1, 1),
+            outcome.set_result(await ScriptRun(compile_script(script), debtor, today=dt.date(2026, 1, 1),
                                                record=record).run(channel))
         finally:
             await channel.close()
@@ -314,3 +316,41 @@ async def test_malformed_frame_mid_call_ends_it_as_hung_up(tmp_path: Path) -> No
 
     result, _, server = await _call(tmp_path, garbage)
     assert result.outcome is Outcome.HUNG_UP and server.live == 0
+
+
+TRANSFER_SCRIPT = Script.model_validate({
+    "script": "t", "language": "ko", "start": "greet",
+    "steps": {
+        "greet": {"say": "안녕하세요", "listen": {
+            "intents": {"human": {"phrases": ["상담원"], "dtmf": "0", "goto": "transfer"}},
+            "timeout_s": 0.5, "max_speech_s": 1,
+            "no_input": {"retries": 0, "goto": "bye"}, "no_match": {"retries": 0, "goto": "bye"}}},
+        "transfer": {"say": "연결해 드리겠습니다", "end": True, "outcome": "transfer_requested",
+                     "action": "transfer"},
+        "bye": {"say": "감사합니다", "end": True, "outcome": "no_response"},
+    },
+})
+
+
+async def test_transfer_marks_the_call_then_ends_the_audiosocket_leg(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    async def hand_over() -> None:
+        seen.append("marked")
+
+    async def asks_for_a_person(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readexactly(10 * 323)  # the greeting is playing
+        writer.write(wire.encode(Kind.DTMF, b"0"))
+        parser = FrameParser()
+        while data := await reader.read(65536):
+            for frame in parser.feed(data):
+                if frame.kind is Kind.HANGUP:  # Asterisk would now run the dialplan's GotoIf
+                    seen.append("hangup frame")
+                    return
+
+    result, events, server = await _call(tmp_path, asks_for_a_person, script=TRANSFER_SCRIPT, hand_over=hand_over)
+    assert result.outcome is Outcome.TRANSFER_REQUESTED and result.detail["action"] == "transfer"
+    assert seen == ["marked", "hangup frame"]  # marked for the queue before the leg ended
+    assert {"step": "transfer", "transfer": "queue"} in [e.data for e in events if e.kind is EventKind.STATE]
+    assert not [e for e in events if e.kind is EventKind.HANGUP] and server.live == 0
+

@@ -13,7 +13,7 @@ from bot.agents.queue_sync import QueueMembers, wanted
 from bot.agents.sim_agents import dialplan, read_agents
 from bot.config import QueueSettings
 from bot.errors import AmiError, ConfigError
-from bot.telephony.ami_actions import member_interface, queue_member_headers
+from bot.telephony.ami_actions import member_interface, queue_member_headers, queue_next_headers
 from bot.telephony.channel import TextChannel
 
 
@@ -42,6 +42,14 @@ def test_only_queue_member_actions_and_safe_reasons() -> None:
         queue_member_headers("QueuePause", queue="q", interface="PJSIP/kim", paused=True, reason="x\r\ny")
     with pytest.raises(AmiError):
         queue_member_headers("QueueAdd", queue="q", interface="PJSIP/kim", member="kim lee")
+
+
+def test_queue_next_headers_are_fixed_but_for_the_checked_attempt_id() -> None:
+    assert queue_next_headers("a-1.x_2") == {
+        "Action": "Setvar", "Channel": "a-1.x_2", "Variable": "COLLBOT_NEXT", "Value": "queue"}
+    for bad in ("a\r\nAction: Originate", "Local/x@ctx", "", "*"):
+        with pytest.raises(AmiError):
+            queue_next_headers(bad)
 
 
 def test_member_interface_from_template() -> None:

@@ -14,7 +14,6 @@ import asyncio
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from bot.config import Settings
 from bot.store.repo import open_store
 from bot.telephony.sandbox import Sandbox
 from bot.telephony.sim import call_counts
+from tests.conftest import _free_port
 from tests.integration.test_campaign import DEFAULT_PERSONAS, ROOT, mid_morning_zone, seed
 from tests.integration.test_faults import _cut, replay
 
@@ -42,12 +42,6 @@ MIX = ["no_answer"] * 10 + ["busy"] * 6
 def _default_personas_after(sandbox: Sandbox, sandbox_settings: Settings):
     yield
     asyncio.run(load_personas(sandbox_settings, DEFAULT_PERSONAS))  # leave the sandbox as the others expect
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_three_controllers_one_killed_hold_the_policy_and_account_for_every_debtor(

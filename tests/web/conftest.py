@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import httpx2 as httpx
 import pytest
 
 from bot.store.repo import Store, open_store
+from tests.conftest import _free_port
 from tests.webutil import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,12 +38,6 @@ class DeskServer:
 
     def store(self) -> Store:
         return open_store(self.database)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -135,7 +135,7 @@ def _claim(request: Request, form: FormData) -> tuple[preview.Verdict | None, Re
     verdict = preview.claim(ctx.store, dialer.settings, agent, debtor_id, ctx.clock())
     ctx.store.audit(agent, "preview_call", f"case:{debtor_id}", {"allow": verdict.allow, "reason": verdict.reason})
     if not verdict.allow:
-        return None, _page(request, ctx, debtor_id, f"Not called: {verdict.reason} ({verdict.detail})", 409)
+        return None, _page(request, ctx, debtor_id, f"Not called: {verdict.detail}.", 409)
     return verdict, None
 
 

@@ -67,12 +67,14 @@ def test_preview_skip_then_refused_call(browser: Browser, desk_server: DeskServe
 
     expect(page.locator("#preview")).to_have_attribute("data-case", "P-2")  # the next one
     page.locator("#preview-call").click()
-    expect(page.get_by_role("alert")).to_contain_text("Not called: suppressed:opt_out")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Not called: the debtor is suppressed (opt_out) and is never called again.")
     page.screenshot(path=str(shots / "21-preview-refused.png"))
     page.get_by_role("link", name="Go to the next case").click()
     expect(page.locator("#no-case")).to_be_visible()  # both decided today
     expect(page.locator(".empty-state")).to_contain_text("called or skipped all 2 of your cases today")
-    expect(page.locator(".empty-state")).to_contain_text("not called: suppressed:opt_out")
+    expect(page.locator(".empty-state")).to_contain_text(
+        "not called: the debtor is suppressed (opt_out) and is never called again")
     page.context.close()
 
     with desk_server.store() as store:

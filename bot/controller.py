@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from bot.agents.transfer import TransferResult, follow_transfer, offer_callback
 from bot.campaign.zones import zones_for
-from bot.compliance.requests import SUSPENSION_ASKED
+from bot.compliance.requests import SUSPENSION_ASKED, UNCONFIRMED_OPT_OUT
 from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.dialogue.session import CallOutcome, ScriptRun
@@ -213,6 +213,8 @@ class Controller:
             report.outcome, report.detail = outcome.outcome, outcome.detail
         await self.db(self.store.finish_attempt, attempt_id, report.outcome, report.detail, report.cause)
         await self._store_contact_requests(attempt_id, live.debtor.id, report.detail)
+        if "opt_out_review" in report.detail:
+            await self._hold_for_review(attempt_id, live.debtor)
         log.info("attempt %s: %s %s", attempt_id, res.result.value,
                  report.outcome.value if report.outcome else "")
         return report
@@ -273,6 +275,18 @@ class Controller:
                                   debtor_id, kind, {**data, "attempt": attempt_id})
                 except CollbotError as exc:  # the outcome is stored; the request is in its detail
                     log.error("attempt %s: the contact request asked in the call was not stored: %s", attempt_id, exc)
+
+    async def _hold_for_review(self, attempt_id: str, debtor: Debtor) -> None:
+        """An opt-out cue the customer neither confirmed nor denied: the number is suppressed as
+        ``opt_out_review`` (audited) until a person listens and lifts or confirms it."""
+        why = f"unconfirmed opt-out cue in call {attempt_id}: held until a person reviews it"
+        try:
+            await self.db(functools.partial(self.store.add_suppression, by=f"call:{attempt_id}"[:64], why=why),
+                          debtor.phone, UNCONFIRMED_OPT_OUT)
+        except CollbotError as exc:  # the outcome and its detail are stored
+            log.error("attempt %s: the number was not held for review: %s", attempt_id, exc)
+        else:
+            log.warning("%s held for review (an unconfirmed opt-out cue)", mask(debtor.phone))
 
     async def _await_dialogue(self, live: _LiveCall) -> CallOutcome:
         try:

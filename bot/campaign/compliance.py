@@ -206,6 +206,9 @@ def decide(
     now = _require_aware(now, "now")
     if suppressed is not None:
         why = suppressed or "unspecified"
+        if why == req.UNCONFIRMED_OPT_OUT:
+            return Decision(False, f"suppressed:{why}", "held: an opt-out the customer may have asked for in a call "
+                            "awaits a person's review (collbot suppress list)")
         return Decision(False, f"suppressed:{why}", f"the debtor is suppressed ({why}) and is never called again")
     loaded = _load(zones)
     if not loaded:

@@ -6,11 +6,14 @@ import datetime as dt
 import getpass
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from bot.store.requests import SuppressionEntry
 
 debtor_app = typer.Typer(no_args_is_help=True, help="A debtor's contact requests, collectors' contacts, erasure.")
 suppress_app = typer.Typer(no_args_is_help=True, help="Numbers never to call: list, add, remove (audited).")
@@ -124,9 +127,11 @@ def requests_cmd(debtor_id: IdArg) -> None:
 
 @debtor_app.command("reviews")
 def reviews_cmd() -> None:
-    """Suspensions debtors asked for in calls, pending a person's review of the evidence (oldest first)."""
+    """What calls left for a person to review: suspensions debtors asked for (oldest first), and numbers
+    held after an opt-out cue the customer neither confirmed nor denied."""
     with _store() as store:
         rows = store.pending_reviews()
+        entries = store.suppression_list()
     table = Table(title="suspensions asked in calls, pending review", title_justify="left")
     for column in ("id", "debtor", "asked (UTC)", "reason", "call"):
         table.add_column(column)
@@ -136,6 +141,24 @@ def reviews_cmd() -> None:
     out.print(table)
     _print(f"{len(rows)} pending: check the evidence, then `collbot debtor suspend ID --until ... --reason ...`, "
            "or `collbot debtor lift REQUEST_ID` to close one without a suspension")
+    _held_opt_outs(entries)
+
+
+def _held_opt_outs(entries: list[SuppressionEntry]) -> None:
+    """Numbers the robot holds after an opt-out cue the customer neither confirmed nor denied."""
+    from bot.compliance.requests import UNCONFIRMED_OPT_OUT
+    from bot.phone import mask
+
+    held = [e for e in entries if e.reason == UNCONFIRMED_OPT_OUT]
+    table = Table(title="numbers held after an unconfirmed opt-out, pending review", title_justify="left")
+    for column in ("number", "debtor", "held since (UTC)", "call"):
+        table.add_column(column)
+    for e in held:
+        calls = [who.removeprefix("call:") for _, action, _, who, _ in e.trail if who.startswith("call:")]
+        table.add_row(mask(e.phone), e.debtor_id or "", f"{e.at:%Y-%m-%d %H:%M}", calls[-1] if calls else "")
+    out.print(table)
+    _print(f"{len(held)} held: listen to the call, then `collbot suppress add NUMBER --reason opt_out --why ...` "
+           "to confirm the opt-out, or `collbot suppress remove NUMBER --why ...` to lift the hold")
 
 
 @debtor_app.command("contact")

@@ -26,6 +26,9 @@ REASONS = ("disaster", "surgery", "hospital", "bereavement")
 # A suspension the debtor asked for in a call: kept for a person to review the evidence, never
 # honoured by the gate (only a `suspend` entered by a person is).
 SUSPENSION_ASKED = "suspend_asked"
+# A suppression the robot set on its own: an opt-out cue heard in a call and not confirmed. It holds
+# every call to the number until a person lifts it or confirms the opt-out (docs/compliance.md).
+UNCONFIRMED_OPT_OUT = "opt_out_review"
 WEEK_MIN = 7 * 24 * 60
 ROBOT_MEANS = "phone"  # what a robot call is
 _SLOT = re.compile(r"\s*(?P<days>[a-z,\-]+)\s+(?P<h1>\d{1,2}):(?P<m1>\d{2})\s*-\s*(?P<h2>\d{1,2}):(?P<m2>\d{2})\s*")

@@ -213,8 +213,10 @@ class UnderstandingPolicy(_Strict):
     thresholds: dict[Literal["yes", "no", "opt_out", "wrong_number", "human", "already_paid", "refuse", "callback",
                              "promise"], Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
     confirm_retries: int = Field(1, ge=0, le=3)
-    # confirmation of an opt-out that stays unclear: honour it, or take it as no answer
-    unclear_opt_out: Literal["honour", "no_match"] = "no_match"
+    # confirmation of an opt-out cue that stays unclear: honour it (store opt_out), review it (the
+    # call goes on as a no_match, but the number is held, suppressed as "opt_out_review" until a
+    # person lifts or confirms it), or take it as no answer (nothing held)
+    unclear_opt_out: Literal["honour", "review", "no_match"] = "review"
 
 
 class GlobalIntent(Intent):

@@ -67,6 +67,8 @@ class ScriptRun:
         self.min_confidence = min_confidence
         self._heard_at: float | None = None  # when the last answer was heard (monotonic)
         self.contact_requests: list[dict[str, object]] = []  # asked for in this call (step contact_request)
+        # an opt-out cue whose confirmation stayed unclear (understanding.unclear_opt_out: review)
+        self.unconfirmed_opt_out: dict[str, object] | None = None
 
     async def on_state_change(self, *_: object) -> None:
         await self._entered()
@@ -116,6 +118,8 @@ class ScriptRun:
     def _outcome(self, outcome: Outcome, detail: dict[str, object], hangup_by: str | None = None) -> CallOutcome:
         if self.contact_requests:
             detail = {**detail, "contact_requests": [dict(r) for r in self.contact_requests]}
+        if self.unconfirmed_opt_out is not None and outcome is not Outcome.OPT_OUT:
+            detail = {**detail, "opt_out_review": dict(self.unconfirmed_opt_out)}
         return CallOutcome(outcome, detail, hangup_by, list(self.path), dict(self.slots))
 
     async def _walk(self, channel: Channel) -> CallOutcome:
@@ -334,6 +338,13 @@ class ScriptRun:
                 return answer
         if unclear_opt_out and self.script.understanding.unclear_opt_out == "honour":
             return "yes"
+        if unclear_opt_out and self.script.understanding.unclear_opt_out == "review":
+            # not stored as an opt-out (the customer did not confirm one), but the number is held
+            # for a person to review: a missed opt-out costs more than a call not made
+            self.unconfirmed_opt_out = {"step": self.state, "score": round(u.score, 3)}
+            await self.record(DialogueEvent(EventKind.NO_MATCH, {
+                "step": self.state, "text": u.text, "reason": "opt_out_review", "kind": Kind.OPT_OUT.value,
+                "score": round(u.score, 3)}))
         return "unclear"
 
     async def _hear(self, channel: Channel, spec: ListenSpec) -> Heard:

@@ -12,6 +12,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from bot.compliance.requests import UNCONFIRMED_OPT_OUT
 from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
 from bot.errors import StoreError
 from bot.store.models import FORGOTTEN_WHERE, AttemptRow, Base, DebtorRow
@@ -76,7 +77,7 @@ class DecisionRow(Base):
 class SuppressionRow(Base):
     __tablename__ = "suppressions"
     phone: Mapped[str] = mapped_column(String(16), primary_key=True)
-    reason: Mapped[str] = mapped_column(String(16))  # opt_out | wrong_number | dnc
+    reason: Mapped[str] = mapped_column(String(16))  # opt_out | wrong_number | dnc | opt_out_review
     debtor_id: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
@@ -303,8 +304,11 @@ class LedgerMixin:
     def suppress(self, phone: str, reason: str, debtor_id: str | None) -> None:
         """Never call this number again (opt-out, wrong number, do-not-call)."""
         with self._tx("suppress a number") as s:
-            if s.get(SuppressionRow, phone) is None:
+            row = s.get(SuppressionRow, phone)
+            if row is None:
                 s.add(SuppressionRow(phone=phone, reason=reason, debtor_id=debtor_id, at=self._clock()))
+            elif row.reason == UNCONFIRMED_OPT_OUT:  # the customer's own opt-out replaces the robot's hold
+                row.reason = reason
 
     def suppression(self, phone: str) -> str | None:
         """Why the number is suppressed, under itself or, once its debtor was forgotten, its keyed hash."""

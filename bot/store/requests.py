@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.compliance.requests import (
     SUSPENSION_ASKED,
+    UNCONFIRMED_OPT_OUT,
     Adjustment,
     ContactRequests,
     Restriction,
@@ -182,11 +183,14 @@ class RequestsMixin:
         with self._tx("suppress a number") as s:
             now = self._clock()
             existing = s.get(SuppressionRow, phone)
+            changed = existing is None
             if existing is None:
                 owner = s.scalar(select(DebtorRow.id).where(DebtorRow.phone == phone).limit(1))
                 s.add(SuppressionRow(phone=phone, reason=reason, debtor_id=owner, at=now))
+            elif existing.reason == UNCONFIRMED_OPT_OUT and reason != UNCONFIRMED_OPT_OUT:
+                existing.reason, changed = reason, True  # a person's decision replaces the robot's hold
             s.add(SuppressionAuditRow(phone=phone, action="add", reason=reason, why=why, by=by[:64], at=now))
-            return existing is None
+            return changed
 
     def remove_suppression(self, phone: str, *, by: str, why: str) -> str:
         """Lift a suppression; returns the reason it had. StoreError if the number is not suppressed."""

@@ -47,6 +47,9 @@ KINDS = {
     "busy": (6, {"behavior": "busy"}, "busy", 3),
     "congestion": (3, {"behavior": "congestion"}, "congestion", 2),
     "hangup": (3, {"replies": [{"hangup": True}]}, "hung_up", 1),
+    # an unclear opt-out cue ("하지 마세요"), then silence when the robot asks whether they want no
+    # more calls: not stored as an opt-out, but the number is held for review (opt_out_review)
+    "unclear_opt_out": (1, {"replies": ["네", "하지 마세요"]}, "no_response", 1),
 }
 
 
@@ -150,8 +153,13 @@ async def test_three_round_campaign_with_retries_suppression_and_export(
     with open_store(settings.database.url) as store:
         opted_out = [n for _, n, f in people if f["kind"] == "opt_out"]
         assert all(store.suppression(n) == "opt_out" for n in opted_out)
+        held = [n for _, n, f in people if f["kind"] == "unclear_opt_out"]
+        assert [store.suppression(n) for n in held] == ["opt_out_review"]
+        others = [n for _, n, f in people if f["kind"] not in ("opt_out", "unclear_opt_out", "wrong")]
+        assert {store.suppression(n) for n in others} == {None}  # no hold without a cue
         out = tmp / "export.csv"
-        assert export(store, "it-three-rounds", out, attempts=False, full_phone=False, script="reminder-ko") == 40
+        assert export(store, "it-three-rounds", out, attempts=False, full_phone=False,
+                      script="reminder-ko") == len(people)
     with out.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     by_id = {r["debtor_id"]: r for r in rows}
@@ -164,8 +172,9 @@ async def test_three_round_campaign_with_retries_suppression_and_export(
     second = write_files(tmp, people, "it-follow-up", zone)
     plan = {r.debtor_id: r for r in dry_run(settings, second)}
     for debtor_id, _, fields in people:
-        if fields["kind"] == "opt_out":
-            assert not plan[debtor_id].allow and plan[debtor_id].reason == "suppressed:opt_out"
+        if fields["kind"] in ("opt_out", "unclear_opt_out"):
+            why = "opt_out" if fields["kind"] == "opt_out" else "opt_out_review"
+            assert not plan[debtor_id].allow and plan[debtor_id].reason == f"suppressed:{why}"
         elif fields["kind"] == "promise":
             assert plan[debtor_id].allow
 

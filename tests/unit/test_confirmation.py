@@ -124,3 +124,33 @@ async def test_speech_heard_but_not_recognized_is_no_match_not_no_input(compiled
     assert result.outcome is Outcome.NO_RESPONSE
     kinds = [e.kind for e in events if e.kind in (EventKind.NO_MATCH, EventKind.NO_INPUT)]
     assert kinds and set(kinds) == {EventKind.NO_MATCH}
+
+
+async def test_an_unclear_opt_out_left_unanswered_is_held_for_review_not_stored_as_one(
+        compiled: CompiledScript) -> None:
+    # "하지 마세요" is an unclear cue: confirmed; silence to both confirmations
+    result, said, events = await call(compiled, ["네", "하지 마세요", "", "", "", "", "", ""])
+    assert result.outcome is not Outcome.OPT_OUT and sum("원하지 않으시는" in s for s in said) == 2
+    marker = result.detail["opt_out_review"]
+    assert marker["step"] == "ask" and 0 < marker["score"] < 1
+    [held] = [e.data for e in events if e.kind is EventKind.NO_MATCH and e.data["reason"] == "opt_out_review"]
+    assert held["text"] == "하지 마세요" and held["kind"] == "opt_out"
+
+
+async def test_a_denied_opt_out_or_a_confirmed_one_is_no_hold(compiled: CompiledScript) -> None:
+    result, _, _ = await call(compiled, ["네", "하지 마세요", "아니요", "모레 낼게요", "네"])
+    assert result.outcome is Outcome.PROMISE_TO_PAY and "opt_out_review" not in result.detail
+    result, _, _ = await call(compiled, ["네", "하지 마세요", "네"])
+    assert result.outcome is Outcome.OPT_OUT and "opt_out_review" not in result.detail
+
+
+@pytest.mark.parametrize(("policy", "held", "outcome"), [
+    ("no_match", False, Outcome.NO_RESPONSE), ("honour", False, Outcome.OPT_OUT),
+    ("review", True, Outcome.NO_RESPONSE)])
+async def test_unclear_opt_out_policies(compiled: CompiledScript, policy: str, held: bool,
+                                        outcome: Outcome) -> None:
+    script = compiled.script.model_copy(update={
+        "understanding": compiled.script.understanding.model_copy(update={"unclear_opt_out": policy})})
+    result, _, _ = await call(compile_script(script), ["네", "하지 마세요", "", "", "", "", "", ""])
+    assert ("opt_out_review" in result.detail) is held
+    assert result.outcome is outcome

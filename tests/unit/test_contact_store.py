@@ -108,6 +108,27 @@ def test_suppressions_keep_an_audit_trail(store: Store) -> None:
         store.remove_suppression(PHONE, by="bob", why="again")
 
 
+def test_a_robots_hold_for_review_blocks_calls_until_a_person_lifts_or_confirms_it(store: Store) -> None:
+    from bot.compliance.requests import UNCONFIRMED_OPT_OUT
+
+    assert store.add_suppression(PHONE, UNCONFIRMED_OPT_OUT, by="call:A-1", why="unconfirmed opt-out cue")
+    verdict = compliance.decide(zones=ZONES, history=[], now=NOW, rules=KR, suppressed=store.suppression(PHONE))
+    assert not verdict.allow and verdict.reason == "suppressed:opt_out_review"
+    assert "review" in verdict.detail and "never called again" not in verdict.detail
+    # a person confirms the opt-out: the hold becomes one
+    assert store.add_suppression(PHONE, "opt_out", by="alice", why="heard the recording: asked to stop")
+    assert store.suppression(PHONE) == "opt_out"
+    assert not store.add_suppression(PHONE, "dnc", by="bob", why="also on a list")  # a decision stays
+    assert store.suppression(PHONE) == "opt_out"
+    store.remove_suppression(PHONE, by="alice", why="test")
+    # the customer's own opt-out in a later call replaces a hold too; a hold never replaces a decision
+    store.add_suppression(PHONE, UNCONFIRMED_OPT_OUT, by="call:A-2", why="unconfirmed opt-out cue")
+    store.suppress(PHONE, "opt_out", "D-1")
+    assert store.suppression(PHONE) == "opt_out"
+    store.suppress(PHONE, UNCONFIRMED_OPT_OUT, "D-1")
+    assert store.suppression(PHONE) == "opt_out"
+
+
 def test_debtor_commands_give_one_line_on_bad_input(tmp_path: Path) -> None:
     for args, message in [
         (("debtor", "restrict", "nobody", "--hours", "mon-fri 09:00-18:00"), "no debtor 'nobody'"),

@@ -109,3 +109,22 @@ def test_collbot_debtor_reviews_lists_what_a_person_must_check(tmp_path: Path) -
     assert "1 pending" in listed.stdout and "bereavement" not in listed.stdout
     requests = collbot("debtor", "requests", "D-2", cwd=tmp_path, database=True).stdout
     assert "reviewed" in requests and "pending review" not in requests
+
+
+def test_collbot_debtor_reviews_lists_numbers_held_after_an_unconfirmed_opt_out(tmp_path: Path) -> None:
+    from bot.compliance.requests import UNCONFIRMED_OPT_OUT
+    from tests.cli import collbot
+
+    with open_store(f"sqlite:///{tmp_path / 'c.db'}", clock=lambda: NOW) as store:
+        store.upsert_debtor(KIM)
+        store.add_suppression(KIM.phone, UNCONFIRMED_OPT_OUT, by="call:A-77", why="unconfirmed opt-out cue")
+    listed = collbot("debtor", "reviews", cwd=tmp_path, database=True)
+    assert listed.returncode == 0, listed.stderr
+    assert "1 held" in listed.stdout and "A-77" in listed.stdout and KIM.phone not in listed.stdout
+    confirmed = collbot("suppress", "add", KIM.phone, "--reason", "opt_out", "--why", "heard it: asked to stop",
+                        cwd=tmp_path, database=True)
+    assert confirmed.returncode == 0, confirmed.stderr
+    listed = collbot("debtor", "reviews", cwd=tmp_path, database=True)
+    assert "0 held" in listed.stdout
+    with open_store(f"sqlite:///{tmp_path / 'c.db'}", clock=lambda: NOW) as store:
+        assert store.suppression(KIM.phone) == "opt_out"

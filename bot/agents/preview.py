@@ -119,7 +119,7 @@ async def place(ami: Ami, store: Store, settings: Settings, agent: str, debtor_i
         await run(store.mark_answered, attempt_id)
         summary = CallSummary(debtor_id=debtor.id, debtor_name=debtor.name, amount=str(debtor.amount),
                               currency=debtor.currency, phone_masked=mask(debtor.phone), attempt_id=attempt_id,
-                              outcome="", reason="preview call")
+                              outcome="", reason="you called this case (preview dialing)")
         await run(pop_screen, store, agent, summary)
         ended = await ami.wait_hangup(attempt_id, MAX_CALL_S)
         cause = ended[0] if ended else cause

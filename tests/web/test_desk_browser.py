@@ -56,6 +56,7 @@ def test_screen_pop_arrives_live_and_the_wrap_up_is_stored(browser: Browser, des
     expect(pop.locator("h2")).to_contain_text("김민수")
     expect(pop.locator(".amount")).to_have_text("350,000 KRW")
     expect(pop.locator(".reason")).to_have_text("wants to talk about instalments")
+    expect(pop.locator(".facts")).to_contain_text("Why a person")
     expect(pop.locator(".turn.customer").last).to_have_text(re.compile("상담원 연결"))
     expect(page.locator("#state-badge")).to_have_text("On call")
     assert "+821012345678" not in page.content()

@@ -140,6 +140,9 @@ def test_preview_call_rings_the_agent_then_the_customer_once(browser: Browser, t
             pop = page.locator(".pop")
             expect(pop).to_be_visible(timeout=30_000)  # ann answered: the case pops live
             expect(pop.locator("h2")).to_contain_text(debtor.name)
+            expect(pop.locator(".facts")).to_contain_text("Call")  # not "Why a person": nobody asked for one
+            expect(pop.locator(".facts")).not_to_contain_text("Why a person")
+            expect(pop.locator(".facts .reason")).to_have_text("you called this case (preview dialing)")
             page.screenshot(path=str(shots / "22-preview-call-pop.png"), full_page=True)
             pop.get_by_label("Refused to pay").check()
             pop.get_by_role("button", name="Store wrap-up").click()

@@ -48,6 +48,7 @@ T = TypeVar("T")
 
 SESSION_START_S = 15.0  # an answered call whose FastAGI session never arrives is a fault
 MAX_CALL_S = 900.0
+DIALOGUE_END_WAIT_S = 10.0  # a callback offer may arrive while the dialogue stores its last events
 
 
 @dataclass
@@ -302,7 +303,7 @@ class Controller:
     async def _on_agi(self, session: AgiSession) -> None:
         attempt_id = session.env.get("agi_uniqueid", "")
         live = self._calls.get(attempt_id)
-        if live is not None and session.script == "callback" and live.done.done():
+        if live is not None and session.script == "callback" and await self._dialogue_over(live):
             ATTEMPT.set(attempt_id)
             await self._on_callback(session, attempt_id, live)
             return
@@ -318,6 +319,22 @@ class Controller:
             await self._converse(attempt_id, live, channel)
         finally:
             self.ami.keys.forget(attempt_id)
+
+    @staticmethod
+    async def _dialogue_over(live: _LiveCall) -> bool:
+        """Whether the robot's dialogue of ``live`` has ended, waiting a little for it. On FastAGI
+        the dialplan moves on only when the dialogue's session ends; on AudioSocket it moves on at
+        the hangup frame, while the dialogue may still be storing its last events, and a queue
+        with nobody free gives up at once."""
+        try:
+            await asyncio.wait_for(asyncio.shield(live.done), DIALOGUE_END_WAIT_S)
+        except TimeoutError:
+            return False
+        except asyncio.CancelledError:
+            if live.done.cancelled():  # the call was over and forgotten meanwhile
+                return False
+            raise
+        return True
 
     async def _on_audiosocket(self, conn: AudioSocketConnection) -> None:
         attempt_id = self._by_uuid.get(str(conn.uuid))

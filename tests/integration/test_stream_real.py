@@ -230,3 +230,24 @@ async def test_a_request_for_a_person_reaches_an_agent_from_the_stream(
         wrapped = [a for a in store.attempts_for("T-0207")
                    if a.outcome_detail.get("transferred_from") == report.attempt_id]
         assert len(wrapped) == 1 and wrapped[0].outcome is Outcome.CALLBACK
+
+
+async def test_nobody_free_after_a_streaming_transfer_gives_the_callback_offer(
+        streaming: Controller, customers: StreamCustomers, stream_debtors: dict[str, Debtor], store: Store,
+        stream_sandbox: Sandbox, sandbox_settings: Settings, tmp_path: Path) -> None:
+    """The AudioSocket twin of test_transfer.py's nobody-free test: after the streaming robot's
+    hand-over, the queue gives up at once (its only agent is paused), and the callback offer runs
+    over FastAGI on the customer's channel, which the controller serves in streaming mode too. The
+    customer says nothing to it: the offer is recorded as declined, never as a callback asked."""
+    async with sim_agents(sandbox_settings, tmp_path, "agents:\n  - id: sim-kang\n    state: paused\n"):
+        assert streaming.audiosocket is not None
+        await asyncio.to_thread(stream_sandbox.cli,
+                                f"dialplan set global COLLBOT_AUDIOSOCKET 127.0.0.1:{streaming.audiosocket.port}")
+        report = await streaming.call(stream_debtors["+821055550207"])
+    events = [(e.kind, e.data) for e in store.events_for(report.attempt_id)]
+    assert (EventKind.STATE, {"step": "transfer", "transfer": "queue"}) in events
+    assert report.detail["transfer"] == "no_agent", (report.detail, events)
+    assert report.detail["callback"] == "declined", report.detail
+    stored = store.find_attempt(report.attempt_id)
+    assert stored is not None and stored.outcome is report.outcome and stored.outcome_detail["callback"] == "declined"
+    assert not [e for e in store.desk_events_after("sim-kang", 0) if e.kind == "screen_pop"]

@@ -12,6 +12,7 @@ from collections import Counter
 
 from bot.campaign.claims import INTERRUPTED, follow_up_due
 from bot.campaign.spec import Campaign
+from bot.compliance.requests import UNCONFIRMED_OPT_OUT
 from bot.domain import EventKind
 from bot.store.followups import DROPPED, NONE, PENDING, TAKEN, VOID
 from bot.store.records import FollowUp
@@ -19,6 +20,7 @@ from bot.store.repo import Store
 
 ALL_STATES = (PENDING, TAKEN, NONE, DROPPED, VOID)
 OPTED_OUT = "opted out before the cut (number suppressed)"
+HELD = "unconfirmed opt-out cue before the cut (number held for review)"
 
 
 def plan_interrupted(store: Store, campaign: Campaign, *, now: dt.datetime) -> list[FollowUp]:
@@ -41,6 +43,17 @@ def plan_interrupted(store: Store, campaign: Campaign, *, now: dt.datetime) -> l
                                  round=round if round in rounds else None)
             known.add(attempt_id)
             continue
+        if held_before_the_cut(store, attempt_id):
+            # An opt-out cue the customer neither confirmed nor denied (unclear_opt_out: review):
+            # held for a person, as the call's end would have held it.
+            store.add_suppression(phone, UNCONFIRMED_OPT_OUT, by=f"call:{attempt_id}"[:64],
+                                  why=f"unconfirmed opt-out cue in call {attempt_id}, cut short: held until a "
+                                      "person reviews it")
+            store.plan_follow_up(campaign.campaign, debtor_id=debtor_id, phone=phone, reason=INTERRUPTED,
+                                 origin_attempt_id=attempt_id, due_at=None, note=HELD,
+                                 round=round if round in rounds else None)
+            known.add(attempt_id)
+            continue
         due, note = follow_up_due(ended or now, delay, used[debtor_id], campaign.interrupted.max_follow_ups)
         made = store.plan_follow_up(campaign.campaign, debtor_id=debtor_id, phone=phone, reason=INTERRUPTED,
                                     origin_attempt_id=attempt_id, due_at=due, note=note,
@@ -55,6 +68,12 @@ def plan_interrupted(store: Store, campaign: Campaign, *, now: dt.datetime) -> l
 def opted_out_before_the_cut(store: Store, attempt_id: str) -> bool:
     """Did the robot take an opt-out on this call before it was cut? (its stored events)"""
     return any(e.kind is EventKind.STATE and e.data.get("kind") == "opt_out" for e in store.events_for(attempt_id))
+
+
+def held_before_the_cut(store: Store, attempt_id: str) -> bool:
+    """Was an opt-out cue left unconfirmed on this call before it was cut, with the review policy?"""
+    return any(e.kind is EventKind.NO_MATCH and e.data.get("reason") == UNCONFIRMED_OPT_OUT
+               for e in store.events_for(attempt_id))
 
 
 def summary_lines(store: Store, campaign: str) -> list[str]:

@@ -264,3 +264,33 @@ def test_a_call_cut_after_the_robot_took_an_opt_out_is_suppressed_and_never_foll
         assert store.suppression("+821055500001") == "opt_out"
         assert store.suppression("+821055500002") is None
         assert plan_interrupted(store, spec, now=NOW) == []  # decided once
+
+
+def test_a_call_cut_after_an_unconfirmed_opt_out_cue_holds_the_number_for_review(tmp_path: Path) -> None:
+    from bot.campaign.interrupted import HELD, plan_interrupted
+    from bot.domain import DialogueEvent, EventKind
+    from bot.store.followups import NONE, PENDING
+
+    spec = Campaign.model_validate({
+        "campaign": "c", "script": "x.yaml", "rounds": [{"name": "first"}],
+        "schedule": {"timezone": "Asia/Seoul", "start": "09:00", "end": "20:00"},
+        "interrupted": {"follow_up": "1h", "max_follow_ups": 2}})
+    with open_store(f"sqlite:///{tmp_path}/h.db", clock=lambda: NOW) as store:
+        store.ensure_campaign("c")
+        for n, reason in ((1, "opt_out_review"), (2, "no_match")):
+            phone = f"+82105550000{n}"
+            store.upsert_debtor(Debtor(f"D-{n}", "Kim", phone, Decimal(1000), timezone="Asia/Seoul"))
+            attempt = store.create_attempt(f"D-{n}", phone, campaign="c", round="first")
+            store.mark_dialing(attempt)
+            store.mark_answered(attempt)
+            store.add_event(attempt, DialogueEvent(EventKind.NO_MATCH, {"step": "ask", "text": "하지 마세요",
+                                                                        "reason": reason}))
+            store.close_interrupted(attempt, "controller_error")
+        planned = plan_interrupted(store, spec, now=NOW)
+        decided = {f.debtor_id: f for f in store.follow_ups("c", states=(PENDING, NONE))}
+        assert [f.debtor_id for f in planned] == ["D-2"]
+        assert decided["D-1"].state == NONE and decided["D-1"].note == HELD
+        assert store.suppression("+821055500001") == "opt_out_review"
+        [(_, action, _, by, _)] = store.suppression_trail("+821055500001")
+        assert action == "add" and by.startswith("call:")
+        assert store.suppression("+821055500002") is None

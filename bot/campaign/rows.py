@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import re
 import zoneinfo
 from collections.abc import Callable, Sequence
@@ -54,12 +55,15 @@ def debtor(fields: Fields, today: dt.date) -> Debtor:
 # --- Worker processes ---------------------------------------------------------------------------
 
 _worker: RowChecker | None = None  # one per worker process, made by start_worker
+_GC_ALLOCATIONS = 100_000  # as the importer's GC_ALLOCATIONS
 
 
 def start_worker(columns: dict[str, int], region: str, countries: Sequence[str]) -> None:
     """Process-pool initializer: the checker this worker process uses for every chunk."""
     global _worker
     _worker = RowChecker(columns, region, countries)
+    # This process only checks rows, whose objects reference counting frees: see the importer.
+    gc.set_threshold(_GC_ALLOCATIONS, *gc.get_threshold()[1:])
 
 
 def check_in_worker(rows: list[list[str]]) -> list[Checked]:

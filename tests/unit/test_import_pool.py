@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import multiprocessing
 from pathlib import Path
 
@@ -85,3 +86,13 @@ def test_an_interrupted_import_keeps_whole_batches_and_no_rejects_file(tmp_path:
     assert old.read_text() == "an earlier run's rejects\n"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary file
     assert set(multiprocessing.active_children()) <= before  # the pool is shut down
+
+
+def test_the_collector_threshold_is_the_callers_again_after_an_import(tmp_path: Path) -> None:
+    before = gc.get_threshold()
+    path, _ = _file(tmp_path)
+    with open_store(f"sqlite:///{tmp_path / 'd.db'}") as store:
+        seen: list[tuple[int, ...]] = []
+        import_debtors(path, store, DIAL, workers=0, progress=lambda *_: seen.append(gc.get_threshold()))
+    assert seen and all(t[0] >= importer.GC_ALLOCATIONS for t in seen)  # fewer passes while importing
+    assert gc.get_threshold() == before

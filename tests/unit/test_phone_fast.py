@@ -63,7 +63,7 @@ def national_numbers(draw: st.DrawFn) -> tuple[str, str]:
     return region, _written(text, cuts, seps)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(national_numbers(), st.sampled_from([*ALLOWED, REGIONS, REGIONS]))
 def test_national_numbers_of_many_regions_are_decided_as_normalize_decides(case: tuple[str, str],
                                                                            countries: list[str]) -> None:
@@ -71,14 +71,14 @@ def test_national_numbers_of_many_regions_are_decided_as_normalize_decides(case:
     _check(raw, region, countries)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(st.from_regex(r"\A[0-9][0-9 \-]{0,24}\Z"), st.sampled_from(REGIONS), st.sampled_from(ALLOWED))
 def test_any_digits_and_separators_are_decided_as_normalize_decides(raw: str, region: str,
                                                                     countries: list[str]) -> None:
     _check(raw, region, countries)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.from_regex(r"\A0(1[0-9]|[2-9][0-9]?)[ \-]?[0-9]{3,4}[ \-]?[0-9]{4}\Z"), st.sampled_from(ALLOWED))
 def test_korean_national_numbers_are_decided_as_normalize_decides(raw: str, countries: list[str]) -> None:
     _check(raw, "KR", countries)

@@ -1,7 +1,7 @@
 """How fast `collbot import` and `collbot export` are, and whether their memory stays flat.
 
     .venv/bin/python bench/import_export.py [--rows 1000000] [--small 100000] [--no-postgres]
-                                            [--database-url URL]
+                                            [--database-url URL] [--import-only]
 
 Writes synthetic debtors (about 1% of them bad) to a temporary CSV and, for each size and each
 database, imports it into a fresh database, gives every imported debtor one finished call
@@ -62,7 +62,7 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def import_one(path: Path, url: str) -> dict[str, float]:
+def import_one(path: Path, url: str, export: bool = True) -> dict[str, float]:
     """Import, measure, then give every debtor an attempt for the export (child process)."""
     from bot.campaign.importer import import_debtors
     from bot.config import DialSettings
@@ -76,7 +76,8 @@ def import_one(path: Path, url: str) -> dict[str, float]:
         figures = {"rows": report.rows, "imported": report.imported, "updated": report.updated,
                    "rejected": report.rejected, "seconds": seconds, "rows_per_s": report.rows / seconds,
                    "cpu_s": cpu_seconds() - cpu, "rss_before_mb": before, "peak_mb": peak_mb()}
-        _campaign_of_everyone(store)
+        if export:
+            _campaign_of_everyone(store)
     return figures
 
 
@@ -190,11 +191,12 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--database-url", help="also a fresh, empty database of yours (one size only)")
+    parser.add_argument("--import-only", action="store_true", help="no campaign set-up, no export")
     parser.add_argument("--import-one", nargs=2, metavar=("CSV", "URL"), help=argparse.SUPPRESS)
     parser.add_argument("--export-one", nargs=2, metavar=("URL", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.import_one:
-        print(json.dumps(import_one(Path(args.import_one[0]), args.import_one[1])))
+        print(json.dumps(import_one(Path(args.import_one[0]), args.import_one[1], export=not args.import_only)))
         return
     if args.export_one:
         print(json.dumps(export_one(args.export_one[0], Path(args.export_one[1]))))
@@ -215,12 +217,13 @@ def main() -> None:
             if args.database_url and rows == max(args.small, args.rows):
                 urls["yours"] = args.database_url
             for name, url in urls.items():
-                imp = child("--import-one", str(path), url)
-                exp = child("--export-one", url, str(Path(tmp) / "export.csv"))
+                imp = child("--import-one", str(path), url, *(["--import-only"] if args.import_only else []))
+                exp = (dict.fromkeys(("seconds", "rows_per_s", "cpu_s", "peak_mb"), float("nan"))
+                       if args.import_only else child("--export-one", url, str(Path(tmp) / "export.csv")))
                 print(f"{name:>10} {imp['rows']:>10,} {path.stat().st_size / 1e6:>8.1f} | "
                       f"{imp['seconds']:>8.1f} {imp['rows_per_s']:>7,.0f} {imp['cpu_s']:>6.1f} "
                       f"{imp['peak_mb']:>6.0f}MB | {exp['seconds']:>8.1f} {exp['rows_per_s']:>7,.0f} "
-                      f"{exp['cpu_s']:>6.1f} {exp['peak_mb']:>6.0f}MB |  "
+                      f"{exp['cpu_s']:>6.1f} {exp['peak_mb']:>6.0f}MB | load {os.getloadavg()[0]:.1f} | "
                       f"{imp['imported']:,}/{imp['updated']:,}/{imp['rejected']:,}", flush=True)
             for leftover in Path(tmp).glob(f"bench-{rows}.db*"):
                 leftover.unlink()

@@ -36,6 +36,7 @@ import codecs
 import contextlib
 import csv
 import datetime as dt
+import gc
 import io
 import multiprocessing
 import os
@@ -77,6 +78,7 @@ MAX_RECORD = 1 << 20  # characters in one record, however many lines it spans
 CHUNK_ROWS = 1_000  # rows a worker process checks at a time
 POOL_MIN_BYTES = 4_000_000  # smaller files are checked here: starting workers would cost more
 MAX_WORKERS = 4
+GC_ALLOCATIONS = 100_000  # container allocations between two passes of the cycle collector
 IDS_IN_MEMORY = 100_000  # distinct ids kept in a dict (~120 bytes each) before they move to disk
 
 Progress = Callable[[int, int, int], None]
@@ -122,7 +124,7 @@ def import_debtors(path: Path, store: Store, dial: DialSettings, *, rejects: Pat
     rejects_path = Path(rejects) if rejects is not None else default_rejects_path(path)
     if rejects_path.resolve() == path.resolve():
         raise ConfigError("the rejects file would overwrite the file being imported", path=str(path))
-    with _field_limit(), _open(path, max_bytes) as (binary, reader, total):
+    with _field_limit(), _fewer_collections(), _open(path, max_bytes) as (binary, reader, total):
         header = _read_header(reader, path)
         check = RowChecker(header.index, dial.default_region, dial.allowed_countries)
         if workers is None:
@@ -331,6 +333,19 @@ def _open(path: Path, max_bytes: int = MAX_CSV_BYTES) -> Iterator[tuple[BinaryIO
             break
     with io.TextIOWrapper(binary, encoding=encoding, errors=_ERRORS, newline="") as text:
         yield binary, _Reader(text, encoding, path), size
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    # Every row allocates short-lived lists, tuples and dicts that reference counting frees; the
+    # cycle collector's default pass every 2,000 allocations found nothing to free and cost ~8 %
+    # of the import's CPU. A pass every GC_ALLOCATIONS still bounds what cycles could hold.
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], GC_ALLOCATIONS), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 @contextlib.contextmanager

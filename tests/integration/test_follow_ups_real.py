@@ -255,4 +255,3 @@ async def test_a_spoken_callback_time_is_never_stored_unless_confirmed(sandbox: 
             if callback_at is None:
                 assert abs(planned.due_at - (attempt.ended_at + dt.timedelta(days=1))) < dt.timedelta(seconds=5)
                 assert "default delay" in planned.note, planned.note
-        print(story)

@@ -8,6 +8,7 @@ consequential without another listen step in between.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 
 from bot.domain import Outcome
 from bot.understanding import IntentSpec, Kind, Policy, StepModel
@@ -30,6 +31,7 @@ CONFIRM = {
         Kind.WRONG_NUMBER: "{name} 고객님 전화가 아니라는 말씀이신가요? 네 또는 아니요로 말씀해 주세요.",
         Kind.NO: "{name} 고객님 전화가 아니라는 말씀이신가요? 네 또는 아니요로 말씀해 주세요.",
         Kind.OPT_OUT: "더 이상 전화를 원하지 않으시는 건가요? 네 또는 아니요로 말씀해 주세요.",
+        Kind.CALLBACK: "{callback_at}에 다시 전화드릴까요? 네 또는 아니요로 말씀해 주세요.",
     },
     "en": {
         Kind.PROMISE: "You will pay on {promise_date}, is that right? Please say yes or no.",
@@ -38,6 +40,7 @@ CONFIRM = {
         Kind.WRONG_NUMBER: "This is not the number of {name}, is that right? Please say yes or no.",
         Kind.NO: "This is not the number of {name}, is that right? Please say yes or no.",
         Kind.OPT_OUT: "You do not want any more calls from us, is that right? Please say yes or no.",
+        Kind.CALLBACK: "Shall we call you back {callback_at}? Please say yes or no.",
     },
     "zh": {
         Kind.PROMISE: "您是说{promise_date}还款，对吗？请说是或不是。",
@@ -46,8 +49,13 @@ CONFIRM = {
         Kind.WRONG_NUMBER: "这不是{name}的电话，对吗？请说是或不是。",
         Kind.NO: "这不是{name}的电话，对吗？请说是或不是。",
         Kind.OPT_OUT: "您是不希望我们再打电话，对吗？请说是或不是。",
+        Kind.CALLBACK: "我们{callback_at}再给您打电话，对吗？请说是或不是。",
     },
 }
+# a callback heard without a time: nothing to say back but the wish itself
+CONFIRM_CALLBACK_LATER = {"ko": "나중에 다시 전화드릴까요? 네 또는 아니요로 말씀해 주세요.",
+                          "en": "Shall we call you back later? Please say yes or no.",
+                          "zh": "我们以后再给您打电话，对吗？请说是或不是。"}
 CONFIRM_GENERIC = {"ko": "맞으세요? 네 또는 아니요로 말씀해 주세요.", "en": "Is that right? Please say yes or no.",
                    "zh": "对吗？请说是或不是。"}
 ASK_DAY = {"ko": "며칠에 납부하실 수 있으신가요? 날짜를 말씀해 주세요.",
@@ -123,8 +131,12 @@ def _policy(script: Script) -> Policy:
     return Policy(thresholds=thresholds, certain_confidence=u.certain_confidence)
 
 
-def confirm_text(script: Script, intent: Intent | None, kind: Kind | None) -> str:
+def confirm_text(script: Script, intent: Intent | None, kind: Kind | None,
+                 heard: Mapping[str, object] | None = None) -> str:
+    """The confirmation question; ``heard``: the slots understood from the answer being confirmed."""
     if intent is not None and intent.confirm:
         return intent.confirm
     lang = script.language
+    if kind is Kind.CALLBACK and "callback_at" not in (heard or {}):
+        return CONFIRM_CALLBACK_LATER[lang]
     return CONFIRM.get(lang, {}).get(kind, CONFIRM_GENERIC[lang]) if kind else CONFIRM_GENERIC[lang]

@@ -17,7 +17,7 @@ from bot.domain import Debtor, DialogueEvent, EventKind, Heard, Outcome
 from bot.telephony.channel import Channel, Hangup, ListenSpec
 from bot.understanding import Kind, Result, StepModel, Understanding
 
-from . import speak
+from . import speak, times
 from .compiler import CompiledScript
 from .listening import ASK_DAY, CONFIRM_STEP, confirm_text
 from .schema import PLACEHOLDER, Condition, Intent, Listen, Recording, Rule, Say
@@ -213,6 +213,8 @@ class ScriptRun:
         lang = self.script.language
         if isinstance(value, dt.date):
             return speak.spoken_date(value, lang)
+        if isinstance(value, times.CallbackTime):
+            return times.spoken(value, lang)
         if name in ("amount", "promise_amount"):
             return speak.spoken_amount(Decimal(str(value)), self.debtor.currency, lang)
         if isinstance(value, int):
@@ -317,7 +319,7 @@ class ScriptRun:
         if not (spec is not None and spec.consequential) and not unclear_opt_out:
             return "yes"
         confirm = self.compiled.models[CONFIRM_STEP]
-        template = confirm_text(self.script, intent, u.kind)
+        template = confirm_text(self.script, intent, u.kind, u.slots)
         text = self.render(template, extra=u.slots)
         listen = ListenSpec(confirm.grammar, "12", 5.0, 10.0)
         for _ in range(self.script.understanding.confirm_retries + 1):

@@ -21,7 +21,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-__all__ = ["CallbackTime", "from_text", "parse_time", "resolve", "time_phrases"]
+__all__ = ["CallbackTime", "from_text", "parse_time", "resolve", "spoken", "time_phrases"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,3 +298,44 @@ _PHRASES = {
 
 def time_phrases(language: str) -> list[str]:
     return list(_PHRASES.get(language.split("-")[0].lower(), []))
+
+
+# --- said back to the customer (the confirmation question) -------------------------------------
+
+_KO_HOURS = ["열두", "한", "두", "세", "네", "다섯", "여섯", "일곱", "여덟", "아홉", "열", "열한"]
+_ZH_HOURS = ["十二", "一", "两", "三", "四", "五", "六", "七", "八", "九", "十", "十一"]
+
+
+def spoken(when: CallbackTime, language: str) -> str:
+    """The time as the robot says it back: "내일 오후 세 시", "한 시간 뒤", "tomorrow at 3 pm"."""
+    from .speak import spoken_number
+
+    lang = language.split("-")[0].lower()
+    if when.minutes is not None:
+        hours, minutes = divmod(when.minutes, 60)
+        if lang == "ko":
+            parts = ([f"{_KO_HOURS[hours] if 0 < hours < 12 else spoken_number(hours, lang)} 시간"] if hours else []) \
+                + ([f"{spoken_number(minutes, lang)} 분"] if minutes else [])
+            return " ".join(parts) + " 뒤"
+        if lang == "zh":
+            return (f"{spoken_number(hours, lang)}个小时" if hours else "") + \
+                (f"{spoken_number(minutes, lang)}分钟" if minutes else "") + "以后"
+        return f"in {when.minutes} minutes"
+    days = {"ko": {0: "오늘", 1: "내일", 2: "모레"}, "zh": {0: "今天", 1: "明天", 2: "后天"},
+            "en": {0: "today", 1: "tomorrow", 2: "the day after tomorrow"}}.get(lang, {})
+    day = days.get(when.day, "") if when.day is not None else ""
+    if when.day is not None and not day:
+        day = {"ko": f"{spoken_number(when.day, lang)} 일 뒤", "zh": f"{spoken_number(when.day, lang)}天以后"}.get(
+            lang, f"in {when.day} days")
+    if when.at is None:
+        return day
+    h, m = when.at.hour, when.at.minute
+    if lang == "ko":
+        minutes = f" {spoken_number(m, lang)} 분" if m else ""
+        clock = f"{'오전' if h < 12 else '오후'} {_KO_HOURS[h % 12]} 시{minutes}"
+        return f"{day} {clock}".strip()
+    if lang == "zh":
+        clock = f"{'上午' if h < 12 else '下午'}{_ZH_HOURS[h % 12]}点" + (f"{spoken_number(m, lang)}分" if m else "")
+        return day + clock
+    clock = f"{h % 12 or 12}" + (f":{m:02d}" if m else "") + (" am" if h < 12 else " pm")
+    return f"{day} at {clock}".strip()

@@ -121,7 +121,7 @@ class Recognizer:
         extra = [UNKNOWN] if model.vosk_model_find_word(UNKNOWN) != -1 else []
         return json.dumps([*kept, *extra], ensure_ascii=False), frozenset(kept)
 
-    def _kaldi(self, phrases: list[str] | None) -> tuple[vosk.KaldiRecognizer, frozenset[str]]:
+    def _kaldi(self, phrases: list[str] | None) -> tuple[vosk.KaldiRecognizer | None, frozenset[str]]:
         model = self._loaded()
         allowed: frozenset[str] = frozenset()
         if phrases is None:
@@ -138,6 +138,8 @@ class Recognizer:
                         self._grammars.clear()
                     self._grammars[key] = self._grammar(phrases)
                 grammar, allowed = self._grammars[key]
+                if not allowed and grammar == "[]":
+                    return None, allowed  # every phrase dropped: see RecognitionStream._decoder
                 rec = vosk.KaldiRecognizer(model, self.sample_rate, grammar)
                 rec.SetMaxAlternatives(N_BEST)
         except Exception as exc:
@@ -194,6 +196,7 @@ class RecognitionStream:
         self._rec: vosk.KaldiRecognizer | None = None
         self._allowed: frozenset[str] = frozenset()
         self._segments: list[dict[str, Any]] = []
+        self._mute = False  # no phrase the model can say: hears nothing (see _decoder)
         self._closed = False
         self._jobs = SerialJobs(owner._pool)
         self._jobs.submit(self._decoder)  # build the decoder before the first audio arrives
@@ -224,13 +227,21 @@ class RecognitionStream:
             RECOGNITION_QUEUE.dec()
             RECOGNITION_WAIT.record(time.monotonic() - asked)  # read by the overload governor
 
-    def _decoder(self) -> vosk.KaldiRecognizer:
-        if self._rec is None:
+    def _decoder(self) -> vosk.KaldiRecognizer | None:
+        """None for a grammar with no phrase the model can say: Vosk crashes the whole process
+        (SIGSEGV) on an empty grammar, so such a stream hears nothing without a decoder."""
+        if self._rec is None and not self._mute:
+            if self._phrases is not None and not any(p.split() and p != UNKNOWN for p in self._phrases):
+                self._mute = True
+                return None
             self._rec, self._allowed = self._owner._kaldi(self._phrases)
+            self._mute = self._rec is None
         return self._rec
 
     def _accept(self, pcm: bytes) -> None:
         rec = self._decoder()
+        if rec is None:
+            return
         try:
             if rec.AcceptWaveform(pcm):
                 # Kaldi found an endpoint inside this audio: keep that segment or it is lost.
@@ -239,7 +250,10 @@ class RecognitionStream:
             raise SpeechError(f"Vosk failed to decode audio: {exc}") from exc
 
     def _final(self) -> tuple[str, float]:
-        segments = [*self._segments, json.loads(self._decoder().FinalResult())]
+        rec = self._decoder()
+        if rec is None:
+            return "", 0.0
+        segments = [*self._segments, json.loads(rec.FinalResult())]
         self._segments.clear()
         if self._phrases is None:
             return best_words(segments)

@@ -211,3 +211,47 @@ def test_a_script_naming_a_missing_model_fails_before_any_call(sandbox: Sandbox,
     assert call_counts(sandbox).get(number, 0) == 0
     with open_store(settings.database.url) as store:
         assert store.campaign_attempts("it-missing-model") == []
+
+
+@pytest.mark.parametrize("transport", ["agi", "audiosocket"])
+async def test_a_spoken_callback_time_is_never_stored_unless_confirmed(sandbox: Sandbox, env: tuple[Settings, Path],
+                                                                      transport: str) -> None:
+    # The persona speaks the sentence itself (espeak-ng, the sandbox's default customer voice)
+    # and, as the person who asked for three o'clock would, says no to anything else it is asked
+    # to confirm, repeating the request. The small Korean model does not hear "세 시" from
+    # espeak-ng (0 of 8 voices; bench/callback_time.py, docs/scripts.md): what it must never
+    # do is store a time, or another consequential answer, that the customer did not say.
+    settings, tmp = env
+    settings = settings.model_copy(update={"call": settings.call.model_copy(update={"transport": transport})})
+    number = "+821055590041"
+    asked = "내일 오후 세 시에 다시 전화 주세요"
+    path = write(tmp, [{"number": number, "answer_after_s": 0.5, "language": "ko",
+                        "replies": ["네", asked, "아니요", asked, "아니요", asked, "아니요"]}],
+                 campaign("it-spoken-callback"))
+    await load_personas(settings, tmp / "personas.yaml")
+    clock = Clock(TUESDAY_10)
+    with open_store(settings.database.url, clock=clock) as store:
+        store.upsert_debtor(Debtor("CB-2", "정하늘", number, Decimal(300000), timezone="Asia/Seoul"))
+        await run(settings, store, path, clock, until=lambda: any(
+            a.ended_at is not None for a in store.campaign_attempts("it-spoken-callback")),
+            then=dt.datetime(2026, 12, 8, 20, 0, 1, tzinfo=SEOUL))
+        [attempt] = store.campaign_attempts("it-spoken-callback")
+        events = store.events_for(attempt.id)
+        heard = [e.data.get("text") for e in events if e.kind is EventKind.RECOGNITION]
+        confirms = [e.data for e in events if e.kind is EventKind.CONFIRM]
+        taken = [e.data for e in events if e.kind is EventKind.STATE and "intent" in e.data]
+        story = f"heard {heard}, confirmations {confirms}, taken {taken}"
+        assert attempt.outcome is not None
+        assert attempt.outcome.value in ("callback", "no_response"), story
+        callback_at = attempt.outcome_detail.get("callback_at")
+        assert callback_at in (None, "tomorrow 15:00"), story
+        if callback_at is not None:  # only ever after the customer said yes to it
+            assert any(c["answer"] == "yes" for c in confirms), story
+        assert call_counts(sandbox).get(number) == 1
+        if attempt.outcome.value == "callback":  # no time understood: the default delay, and why
+            [planned] = store.follow_ups("it-spoken-callback")
+            assert planned.reason == "callback"
+            assert attempt.ended_at is not None and planned.due_at is not None
+            if callback_at is None:
+                assert abs(planned.due_at - (attempt.ended_at + dt.timedelta(days=1))) < dt.timedelta(seconds=5)
+                assert "default delay" in planned.note, planned.note

@@ -122,6 +122,19 @@ async def test_a_phrase_with_unknown_words_is_dropped_with_a_warning(
     assert "does not know" in caplog.text
 
 
+@pytest.mark.parametrize("phrases", [[], ["갚을게요"], ["[unk]"]], ids=["none", "all-unknown-words", "open-only"])
+async def test_a_grammar_with_nothing_to_say_hears_nothing(recognizer: Recognizer, spoken: dict[str, bytes],
+                                                           phrases: list[str]) -> None:
+    # Vosk kills the process (SIGSEGV) on an empty grammar; a keys-only listen (the queue's
+    # callback offer) met a customer who spoke, and took every call of the controller with it.
+    stream = recognizer.stream(phrases)
+    try:
+        assert await recognize(stream, spoken["네"]) == ("", 0.0)
+        assert await recognize(stream, spoken["아니요"]) == ("", 0.0)  # and again, turn after turn
+    finally:
+        stream.close()
+
+
 async def test_a_closed_stream_refuses_audio(recognizer: Recognizer):
     stream = recognizer.stream(GRAMMAR)
     stream.close()

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.dialogue.slots import slot_phrases
-from bot.dialogue.times import CallbackTime, from_text, parse_time, resolve
+from bot.dialogue.times import CallbackTime, from_text, parse_time, resolve, spoken
 from bot.understanding import IntentSpec, Kind, Result, StepModel, understand
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -88,3 +88,20 @@ def test_time_is_a_slot_kind_with_a_compact_grammar() -> None:
     assert all(parse_time(p, "ko") is not None for p in phrases)
     assert all(parse_time(p, "en") is not None for p in slot_phrases("time", "en"))
     assert all(parse_time(p, "zh") is not None for p in slot_phrases("time", "zh"))
+
+
+@pytest.mark.parametrize(("stored", "ko", "en", "zh"), [
+    ("tomorrow 15:00", "내일 오후 세 시", "tomorrow at 3 pm", "明天下午三点"),
+    ("in 60 min", "한 시간 뒤", "in 60 minutes", "一个小时以后"),
+    ("in 90 min", "한 시간 삼십 분 뒤", "in 90 minutes", "一个小时三十分钟以后"),
+    ("09:30", "오전 아홉 시 삼십 분", "at 9:30 am", "上午九点三十分"),
+    ("00:00", "오전 열두 시", "at 12 am", "上午十二点"),
+    ("12:00", "오후 열두 시", "at 12 pm", "下午十二点"),
+    ("tomorrow", "내일", "tomorrow", "明天"),
+    ("+3d 19:00", "삼 일 뒤 오후 일곱 시", "in 3 days at 7 pm", "三天以后下午七点"),
+])
+def test_a_callback_time_is_said_back_as_it_was_meant(stored: str, ko: str, en: str, zh: str) -> None:
+    when = from_text(stored)
+    assert when is not None
+    assert (spoken(when, "ko"), spoken(when, "en"), spoken(when, "zh")) == (ko, en, zh)
+    assert parse_time(f"{ko} 다시 전화 주세요", "ko") == when or "일 뒤" in ko  # what is said back means it

@@ -154,3 +154,33 @@ async def test_unclear_opt_out_policies(compiled: CompiledScript, policy: str, h
     result, _, _ = await call(compile_script(script), ["네", "하지 마세요", "", "", "", "", "", ""])
     assert ("opt_out_review" in result.detail) is held
     assert result.outcome is outcome
+async def test_a_spoken_callback_time_is_said_back_and_stored_once_confirmed(compiled: CompiledScript) -> None:
+    result, said, events = await call(compiled, ["네", "내일 오후 세 시쯤 다시 전화 주세요", "네"])
+    assert result.outcome is Outcome.CALLBACK and result.detail["callback_at"] == "tomorrow 15:00"
+    assert any("내일 오후 세 시에 다시 전화드릴까요" in s for s in said)
+    assert [e.data["answer"] for e in events if e.kind is EventKind.CONFIRM] == ["yes"]
+
+
+async def test_a_denied_callback_time_is_never_stored(compiled: CompiledScript) -> None:
+    # the robot heard four o'clock (as the small model hears "세 시" from synthetic voices): the
+    # customer says no, and a time said again is confirmed again before it counts
+    result, said, events = await call(compiled, ["네", "내일 오후 네 시쯤 다시 전화 주세요", "아니요",
+                                                 "한 시간 뒤에 다시 전화 주세요", "네"])
+    assert result.outcome is Outcome.CALLBACK and result.detail["callback_at"] == "in 60 min"
+    assert any("내일 오후 네 시에 다시 전화드릴까요" in s for s in said)
+    assert any("한 시간 뒤에 다시 전화드릴까요" in s for s in said)
+    assert [e.data["answer"] for e in events if e.kind is EventKind.CONFIRM] == ["no", "yes"]
+    taken = [e.data for e in events if e.kind is EventKind.STATE and e.data.get("intent") == "callback"]
+    assert [t["slots"] for t in taken] == [{"callback_at": "in 60 min"}]
+
+
+async def test_a_callback_without_a_time_is_confirmed_without_inventing_one(compiled: CompiledScript) -> None:
+    result, said, _ = await call(compiled, ["네", "나중에 전화 주세요", "네"])
+    assert result.outcome is Outcome.CALLBACK and "callback_at" not in result.detail
+    assert any("나중에 다시 전화드릴까요" in s for s in said)
+
+
+async def test_an_unconfirmed_callback_time_is_not_stored(compiled: CompiledScript) -> None:
+    result, _, events = await call(compiled, ["네", "내일 오후 세 시쯤 다시 전화 주세요", "", "", "", "", "", ""])
+    assert result.outcome is not Outcome.CALLBACK and "callback_at" not in result.detail
+    assert not [e for e in events if e.kind is EventKind.STATE and e.data.get("intent") == "callback"]

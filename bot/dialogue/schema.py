@@ -207,7 +207,7 @@ class UnderstandingPolicy(_Strict):
     """What is consequential and how sure the robot must be (docs/understanding.md)."""
 
     consequential: list[Outcome] = Field(default_factory=lambda: [
-        Outcome.PROMISE_TO_PAY, Outcome.WRONG_NUMBER, Outcome.ALREADY_PAID, Outcome.REFUSED])
+        Outcome.PROMISE_TO_PAY, Outcome.WRONG_NUMBER, Outcome.ALREADY_PAID, Outcome.REFUSED, Outcome.CALLBACK])
     # 1.0: every spoken consequential answer is confirmed (no lower value was found safe)
     certain_confidence: float = Field(1.0, ge=0, le=1)
     thresholds: dict[Literal["yes", "no", "opt_out", "wrong_number", "human", "already_paid", "refuse", "callback",

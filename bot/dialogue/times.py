@@ -144,7 +144,7 @@ def _ko_count(text: str) -> int | None:
 
 
 _KO_NUM = r"(?:\d+|열 ?한|열 ?두|스물|[한두세네]|다섯|여섯|일곱|여덟|아홉|열|[일이삼사오육칠팔구십 ]+?)"
-_KO_REL = re.compile(rf"(?:({_KO_NUM}) ?시간)? ?(?:({_KO_NUM}|반) ?분)? ?(?:뒤|후|있다가|지나서)")
+_KO_REL = re.compile(rf"(?:({_KO_NUM}) ?시간)? ?(?:({_KO_NUM}) ?분|(?<=간) ?(반)|(반) ?분)? ?(?:뒤|후|있다가|지나서)")
 _KO_CLOCK = re.compile(rf"({_KO_NUM}) ?시(?! ?간)(?: ?(반|(?:{_KO_NUM}) ?분))?")
 
 
@@ -152,13 +152,12 @@ def _parse_ko(text: str) -> CallbackTime | None:
     day = next((v for k, v in _KO_DAYS.items() if k in text), None)
     period = next((v for k, v in _KO_PERIODS.items() if k in text), None)
     rel = _KO_REL.search(text)
-    if rel and (rel.group(1) or rel.group(2)) and day is None:
+    if rel and (rel.group(1) or rel.group(2) or rel.group(4)) and day is None:
         hours = _ko_count(rel.group(1)) if rel.group(1) else 0
-        minutes = 30 if rel.group(2) == "반" else _ko_count(rel.group(2)) if rel.group(2) else 0
+        half = bool(rel.group(3) or rel.group(4))  # "한 시간 반", "반 분" (sic) read as half an hour
+        minutes = 30 if half else _ko_count(rel.group(2)) if rel.group(2) else 0
         if hours is None or minutes is None or hours + minutes == 0:
             return None
-        if rel.group(2) == "반" and rel.group(1):
-            return CallbackTime(minutes=hours * 60 + 30)
         return CallbackTime(minutes=hours * 60 + minutes)
     if "이따" in text and day is None and period is None and not _KO_CLOCK.search(text):
         return CallbackTime(minutes=60)  # "이따 (다시 전화 주세요)": later today, an hour on

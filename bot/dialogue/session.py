@@ -307,7 +307,7 @@ class ScriptRun:
             data |= {"kind": u.kind.value, "score": round(u.score, 3)}
         await self.record(DialogueEvent(EventKind.NO_MATCH, data))
 
-    async def _confirmed(self, channel: Channel, u: Understanding, intent: Intent, model: StepModel) -> str:
+    async def _confirmed(self, channel: Channel, u: Understanding, intent: Intent | None, model: StepModel) -> str:
         """'yes' when the answer may be stored: certain, not consequential, or confirmed by the customer.
 
         'opt_out' when the customer opted out while asked; 'no' or 'unclear' otherwise.
@@ -335,7 +335,12 @@ class ScriptRun:
             await self.record(DialogueEvent(EventKind.CONFIRM, {
                 "step": self.state, "intent": u.intent, "answer": answer, "text": heard.text, "digit": heard.digit}))
             if answer == "opt_out":
-                return "yes" if u.kind is Kind.OPT_OUT else "opt_out"
+                if u.kind is Kind.OPT_OUT or (v.certain and v.score >= confirm.policy.certain_score):
+                    return "yes" if u.kind is Kind.OPT_OUT else "opt_out"
+                # an opt-out cue heard unclearly while confirming another answer (a salad of the
+                # model's words, or a request misheard): confirmed as an opt-out in its own right
+                asked = await self._confirmed(channel, v, self.script.globals.get("opt_out"), confirm)
+                return "opt_out" if asked == "yes" else "unclear"
             if answer != "unclear":
                 return answer
         if unclear_opt_out and self.script.understanding.unclear_opt_out == "honour":

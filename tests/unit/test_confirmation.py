@@ -102,8 +102,16 @@ async def test_clear_opt_out_words_heard_unsurely_or_among_other_words_are_confi
 
 
 async def test_an_opt_out_while_confirming_is_honoured(compiled: CompiledScript) -> None:
-    result, _, _ = await call(compiled, ["네", "못 내요", "전화 하지 마세요"])
-    assert result.outcome is Outcome.OPT_OUT
+    # heard surely: honoured at once
+    result, said, _ = await call(compiled, ["네", "못 내요", "전화 하지 마세요"], confidence=0.95)
+    assert result.outcome is Outcome.OPT_OUT and not any("원하지 않으시는" in s for s in said)
+    # heard unsurely (a misheard request can sound like one): asked as an opt-out first
+    result, said, events = await call(compiled, ["네", "못 내요", "전화 하지 마세요", "네"])
+    assert result.outcome is Outcome.OPT_OUT and any("원하지 않으시는" in s for s in said)
+    assert [e.data["answer"] for e in events if e.kind is EventKind.CONFIRM] == ["opt_out", "yes"]
+    # ... and never stored as one when the customer says no to that
+    result, _, _ = await call(compiled, ["네", "못 내요", "전화 하지 마세요", "아니요", "", "", "", "", "", ""])
+    assert result.outcome is not Outcome.OPT_OUT and "opt_out_review" not in result.detail
 
 
 async def test_a_certain_answer_is_stored_without_asking(compiled: CompiledScript) -> None:

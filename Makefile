@@ -43,12 +43,15 @@ lint: setup
 	$(BIN)/ruff check bot tests bench
 
 # The whole suite, integration tests on the real sandboxed Asterisk included. The tiers without
-# Asterisk run on every core (pytest-xdist); the sandbox and browser tiers share one Asterisk, one
-# FastAGI port and one persona dialplan, so they run one test at a time. Both run, whatever fails.
+# Asterisk run on every core (pytest-xdist). The sandbox and browser tiers wait on real-time audio,
+# not the CPU: they run $(SANDBOXES) files at a time, each pytest-xdist worker on its own sandbox
+# Asterisk with its own ports (tests/sandboxes.py; the run copies the built sandbox for gw1...), a
+# file's tests together on one worker, in file order. Both tiers run, whatever fails.
+SANDBOXES ?= 2
 test: setup lint check-wheel
 	@rc=0; \
 	$(BIN)/pytest -n auto --maxprocesses 4 tests --ignore=tests/integration --ignore=tests/web || rc=$$?; \
-	$(BIN)/pytest tests/integration tests/web || rc=$$?; \
+	$(BIN)/pytest -n $(SANDBOXES) --dist loadfile --no-loadscope-reorder tests/integration tests/web || rc=$$?; \
 	exit $$rc
 
 # Unit and protocol tests only (no Asterisk), for a quick loop while editing.

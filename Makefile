@@ -46,12 +46,14 @@ lint: setup
 # Asterisk run on every core (pytest-xdist). The sandbox and browser tiers wait on real-time audio,
 # not the CPU: they run $(SANDBOXES) files at a time, each pytest-xdist worker on its own sandbox
 # Asterisk with its own ports (tests/sandboxes.py; the run copies the built sandbox for gw1...), a
-# file's tests together on one worker, in file order. Both tiers run, whatever fails.
+# file's tests together on one worker, in file order; tests marked `serial` (many calls at once)
+# run alone afterwards. Every pass runs, whatever fails.
 SANDBOXES ?= 2
 test: setup lint check-wheel
 	@rc=0; \
 	$(BIN)/pytest -n auto --maxprocesses 4 tests --ignore=tests/integration --ignore=tests/web || rc=$$?; \
-	$(BIN)/pytest -n $(SANDBOXES) --dist loadfile --no-loadscope-reorder tests/integration tests/web || rc=$$?; \
+	$(BIN)/pytest -n $(SANDBOXES) --dist loadfile --no-loadscope-reorder -m "not serial" tests/integration tests/web || rc=$$?; \
+	$(BIN)/pytest -m serial tests/integration tests/web || rc=$$?; \
 	exit $$rc
 
 # Unit and protocol tests only (no Asterisk), for a quick loop while editing.

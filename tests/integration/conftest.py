@@ -33,7 +33,8 @@ SCRIPT = Path(__file__).parents[2] / "scripts" / "reminder-ko.yaml"
 # The longest files first (docs/performance.md, "Test suite time"): with `--dist loadfile
 # --no-loadscope-reorder` the workers take files in this order, so no long file starts last.
 SLOW_FIRST = ("test_faults.py", "test_stream_real.py", "test_transfer.py", "test_lost_keys.py",
-              "test_follow_ups_real.py", "test_call_path.py", "test_campaign.py")
+              "test_sip_phone.py", "test_follow_ups_real.py", "test_call_path.py", "test_campaign.py",
+              "test_governor_real.py", "test_serve.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

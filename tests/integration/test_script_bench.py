@@ -12,7 +12,7 @@ import pytest
 from bot.telephony.sandbox import Sandbox
 
 # thirteen answered calls at once use both cores: beside another file's calls (make test runs two
-# files at a time) the recognition of both starves and calls end misheard; so it runs alone
+# files at a time with SANDBOXES=2) the recognition of both starves and calls end misheard: it runs alone
 pytestmark = [pytest.mark.integration, pytest.mark.serial]
 ROOT = Path(__file__).parents[2]
 

@@ -123,3 +123,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'db' / 'collbot.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+# --- One sandbox per pytest-xdist worker (tests/sandboxes.py) ------------------------------
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop the Asterisk of a worker's private sandbox (gw1...); the configured one stays up."""
+    from tests.sandboxes import BASE_CACHE, worker_index
+
+    if worker_index() and BASE_CACHE in os.environ:
+        from bot.config import load_settings
+        from bot.telephony.sandbox import Sandbox
+
+        Sandbox(load_settings(None)).down()

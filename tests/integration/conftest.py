@@ -22,9 +22,30 @@ from bot.speech.tts import Synthesizer
 from bot.store.repo import Store, open_store
 from bot.telephony.sandbox import Sandbox
 from bot.telephony.sim import PersonasFile, read_personas
+from tests.sandboxes import WORKER, isolate_worker, prepare_sandbox
+
+isolate_worker()  # under pytest-xdist: this worker's own sandbox and ports, before any settings load
 
 PERSONAS = Path(__file__).with_name("personas.yaml")
 SCRIPT = Path(__file__).parents[2] / "scripts" / "reminder-ko.yaml"
+
+
+# The longest files first (docs/performance.md, "Test suite time"): with `--dist loadfile
+# --no-loadscope-reorder` the workers take files in this order, so no long file starts last.
+SLOW_FIRST = ("test_faults.py", "test_stream_real.py", "test_transfer.py", "test_lost_keys.py",
+              "test_sip_phone.py", "test_follow_ups_real.py", "test_call_path.py", "test_campaign.py",
+              "test_governor_real.py", "test_serve.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not WORKER:
+        return  # a serial run keeps the file order
+
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +62,7 @@ def sandbox_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def sandbox(sandbox_settings: Settings) -> Iterator[Sandbox]:
+    prepare_sandbox(sandbox_settings)
     box = Sandbox(sandbox_settings)
     box.up()
     asyncio.run(load_personas(sandbox_settings, PERSONAS))

@@ -205,6 +205,9 @@ def faults(sandbox: Sandbox, campaign_env: tuple[Settings, Path], request: pytes
     return Fixture(sandbox, settings, tmp, f"it-faults-{number}", number, max_concurrent=2 if number == 1 else 8)
 
 
+# Beside another file's calls (make test SANDBOXES=2) one busy number ended off the policy
+# count once, without a stored reason (its 2 s rings are tight on a starved machine): it runs alone.
+@pytest.mark.serial
 def test_sigkill_loop_at_seeded_points_calls_nobody_beyond_policy(faults: Fixture) -> None:
     rng = random.Random(20261207)
     kills, mid_retry = 0, 0

@@ -17,12 +17,15 @@ import pytest
 
 from bot.store.repo import Store, open_store
 from tests.conftest import _free_port
+from tests.sandboxes import isolate_worker
 from tests.webutil import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+isolate_worker()  # under pytest-xdist: this worker's own sandbox and ports, before any settings load
 
 
 @dataclass

@@ -21,6 +21,7 @@ from bot.config import load_settings
 from bot.domain import Outcome
 from bot.telephony.sandbox import Sandbox
 from bot.telephony.sim import call_counts, read_personas
+from tests.sandboxes import prepare_sandbox
 from tests.web.conftest import DeskServer, serve_desk
 from tests.web.test_desk_browser import log_in
 from tests.webutil import add_debtor, robot_call
@@ -102,6 +103,7 @@ def daytime_zone(now: dt.datetime) -> str:
 
 def test_preview_call_rings_the_agent_then_the_customer_once(browser: Browser, tmp_path: Path, shots: Path) -> None:
     settings = load_settings(None)  # this process's sandbox (source your env file)
+    prepare_sandbox(settings)
     box = Sandbox(settings)
     box.up()
     loader = threading.Thread(target=lambda: asyncio.run(load_personas(settings, PERSONAS)))  # Playwright owns

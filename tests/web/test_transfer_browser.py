@@ -20,6 +20,7 @@ from bot.speech.tts import Synthesizer
 from bot.store.repo import open_store
 from bot.telephony.sandbox import Sandbox
 from bot.telephony.sim import read_personas
+from tests.sandboxes import prepare_sandbox
 from tests.web.conftest import DeskServer
 from tests.web.test_desk_browser import log_in
 
@@ -34,6 +35,7 @@ def test_a_real_transfer_pops_the_agents_desk(browser: Browser, desk_server: Des
                                               shots: Path) -> None:
     base = load_settings(None)  # the sandbox's ports from the environment, the desk's database
     settings = base.model_copy(update={"database": base.database.model_copy(update={"url": desk_server.database})})
+    prepare_sandbox(settings)
     Sandbox(settings).up()
     persona = next(p for p in read_personas(PERSONAS).personas if p.number == ASKS_FOR_PERSON)
     debtor = persona_debtor(persona, settings)

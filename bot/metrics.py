@@ -49,6 +49,8 @@ SYNTHESIS_QUEUE = Gauge("collbot_synthesis_queue_depth", "Prompt syntheses queue
                         registry=REGISTRY)
 ASTERISK_CALLS = Gauge("collbot_asterisk_calls", "Calls in progress in Asterisk (AMI CoreStatus).",
                        registry=REGISTRY)
+ASYNCIO_TASKS = Gauge("collbot_asyncio_tasks", "Tasks alive on the controller's event loop (a leak shows here).",
+                      registry=REGISTRY)
 
 
 class LedgerCollector(Collector):

@@ -170,6 +170,7 @@ class Governor:
             await asyncio.sleep(self.interval_s)
             try:
                 self.update(loop.time() - asked - self.interval_s)
+                metrics.ASYNCIO_TASKS.set(len(asyncio.all_tasks(loop)))
             except Exception:  # keep sampling; the last state stands meanwhile
                 log.exception("overload governor: sampling failed")
 

@@ -19,7 +19,7 @@ from bot.campaign.claims import Want, follow_up_due, refusal
 from bot.campaign.retry import RetryPolicy, RetryRule
 from bot.campaign.runner import CampaignRunner
 from bot.campaign.spec import Campaign
-from bot.domain import CallResult, Debtor, Outcome
+from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
 from bot.errors import NotDialled
 from bot.store.records import Past
 from bot.store.repo import LedgerRefused, Store, open_store
@@ -237,26 +237,32 @@ async def test_an_ami_outage_holds_dialling_and_consumes_nobody(tmp_path: Path) 
         assert progress.finished and network.calls == Counter(phones.values())
 
 
+CUT_SPEC = {"campaign": "c", "script": "x.yaml", "rounds": [{"name": "first"}],
+            "schedule": {"timezone": "Asia/Seoul", "start": "09:00", "end": "20:00"},
+            "interrupted": {"follow_up": "1h", "max_follow_ups": 2}}
+
+
+def _cut_calls(store: Store, events: list[DialogueEvent]) -> None:
+    """Debtor D-n's answered call of campaign c, cut after ``events[n-1]`` was stored."""
+    store.ensure_campaign("c")
+    for n, event in enumerate(events, 1):
+        phone = f"+82105550000{n}"
+        store.upsert_debtor(Debtor(f"D-{n}", "Kim", phone, Decimal(1000), timezone="Asia/Seoul"))
+        attempt = store.create_attempt(f"D-{n}", phone, campaign="c", round="first")
+        store.mark_dialing(attempt)
+        store.mark_answered(attempt)
+        store.add_event(attempt, event)
+        store.close_interrupted(attempt, "controller_error")
+
+
 def test_a_call_cut_after_the_robot_took_an_opt_out_is_suppressed_and_never_followed_up(tmp_path: Path) -> None:
     from bot.campaign.interrupted import OPTED_OUT, plan_interrupted
-    from bot.domain import DialogueEvent, EventKind
     from bot.store.followups import NONE, PENDING
 
-    spec = Campaign.model_validate({
-        "campaign": "c", "script": "x.yaml", "rounds": [{"name": "first"}],
-        "schedule": {"timezone": "Asia/Seoul", "start": "09:00", "end": "20:00"},
-        "interrupted": {"follow_up": "1h", "max_follow_ups": 2}})
+    spec = Campaign.model_validate(CUT_SPEC)
     with open_store(f"sqlite:///{tmp_path}/f.db", clock=lambda: NOW) as store:
-        store.ensure_campaign("c")
-        cut = {}
-        for n, said in ((1, "opt_out"), (2, "promise")):
-            phone = f"+82105550000{n}"
-            store.upsert_debtor(Debtor(f"D-{n}", "Kim", phone, Decimal(1000), timezone="Asia/Seoul"))
-            cut[n] = store.create_attempt(f"D-{n}", phone, campaign="c", round="first")
-            store.mark_dialing(cut[n])
-            store.mark_answered(cut[n])
-            store.add_event(cut[n], DialogueEvent(EventKind.STATE, {"step": "greet", "intent": "x", "kind": said}))
-            store.close_interrupted(cut[n], "controller_error")
+        _cut_calls(store, [DialogueEvent(EventKind.STATE, {"step": "greet", "intent": "x", "kind": said})
+                           for said in ("opt_out", "promise")])
         planned = plan_interrupted(store, spec, now=NOW)
         decided = {f.debtor_id: f for f in store.follow_ups("c", states=(PENDING, NONE))}
         assert [f.debtor_id for f in planned] == ["D-2"]
@@ -268,24 +274,12 @@ def test_a_call_cut_after_the_robot_took_an_opt_out_is_suppressed_and_never_foll
 
 def test_a_call_cut_after_an_unconfirmed_opt_out_cue_holds_the_number_for_review(tmp_path: Path) -> None:
     from bot.campaign.interrupted import HELD, plan_interrupted
-    from bot.domain import DialogueEvent, EventKind
     from bot.store.followups import NONE, PENDING
 
-    spec = Campaign.model_validate({
-        "campaign": "c", "script": "x.yaml", "rounds": [{"name": "first"}],
-        "schedule": {"timezone": "Asia/Seoul", "start": "09:00", "end": "20:00"},
-        "interrupted": {"follow_up": "1h", "max_follow_ups": 2}})
+    spec = Campaign.model_validate(CUT_SPEC)
     with open_store(f"sqlite:///{tmp_path}/h.db", clock=lambda: NOW) as store:
-        store.ensure_campaign("c")
-        for n, reason in ((1, "opt_out_review"), (2, "no_match")):
-            phone = f"+82105550000{n}"
-            store.upsert_debtor(Debtor(f"D-{n}", "Kim", phone, Decimal(1000), timezone="Asia/Seoul"))
-            attempt = store.create_attempt(f"D-{n}", phone, campaign="c", round="first")
-            store.mark_dialing(attempt)
-            store.mark_answered(attempt)
-            store.add_event(attempt, DialogueEvent(EventKind.NO_MATCH, {"step": "ask", "text": "하지 마세요",
-                                                                        "reason": reason}))
-            store.close_interrupted(attempt, "controller_error")
+        _cut_calls(store, [DialogueEvent(EventKind.NO_MATCH, {"step": "ask", "text": "하지 마세요", "reason": reason})
+                           for reason in ("opt_out_review", "no_match")])
         planned = plan_interrupted(store, spec, now=NOW)
         decided = {f.debtor_id: f for f in store.follow_ups("c", states=(PENDING, NONE))}
         assert [f.debtor_id for f in planned] == ["D-2"]

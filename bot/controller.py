@@ -24,7 +24,7 @@ from bot.compliance.requests import SUSPENSION_ASKED, UNCONFIRMED_OPT_OUT
 from bot.config import Settings
 from bot.dialogue.compiler import CompiledScript
 from bot.dialogue.session import CallOutcome, ScriptRun
-from bot.domain import CallResult, Debtor, DialogueEvent, EventKind, Outcome
+from bot.domain import OPT_OUT_REVIEW, CallResult, Debtor, DialogueEvent, EventKind, Outcome
 from bot.errors import CollbotError, NotDialled, StoreUnavailable, TelephonyError
 from bot.logutil import ATTEMPT
 from bot.metrics import CALLS_IN_FLIGHT, ORIGINATES, OUTCOMES
@@ -214,7 +214,7 @@ class Controller:
             report.outcome, report.detail = outcome.outcome, outcome.detail
         await self.db(self.store.finish_attempt, attempt_id, report.outcome, report.detail, report.cause)
         await self._store_contact_requests(attempt_id, live.debtor.id, report.detail)
-        if "opt_out_review" in report.detail:
+        if OPT_OUT_REVIEW in report.detail:
             await self._hold_for_review(attempt_id, live.debtor)
         log.info("attempt %s: %s %s", attempt_id, res.result.value,
                  report.outcome.value if report.outcome else "")

@@ -52,6 +52,12 @@ class EventKind(StrEnum):
     RECONCILED = "reconciled"  # closed after its controller died (how: live channel hung up, ...)
 
 
+# An opt-out cue whose confirmation stayed unclear (understanding.unclear_opt_out: review): the key
+# in the outcome's detail and the reason of the call's NO_MATCH event. The controller, or the
+# cut-call planner, then holds the number for a person's review.
+OPT_OUT_REVIEW = "opt_out_review"
+
+
 @dataclass(frozen=True, slots=True)
 class Debtor:
     """A person who owes money; ``phone`` is always normalized E.164."""

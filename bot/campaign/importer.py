@@ -54,6 +54,7 @@ from typing import BinaryIO
 from bot.campaign.csvsafe import neutralize
 from bot.campaign.rows import (  # noqa: F401 - _amount, _Bad and _ident are shared with campaign.payments
     _CONTROL,
+    GC_ALLOCATIONS,
     OPTIONAL,
     REQUIRED,
     Checked,
@@ -78,7 +79,6 @@ MAX_RECORD = 1 << 20  # characters in one record, however many lines it spans
 CHUNK_ROWS = 1_000  # rows a worker process checks at a time
 POOL_MIN_BYTES = 4_000_000  # smaller files are checked here: starting workers would cost more
 MAX_WORKERS = 4
-GC_ALLOCATIONS = 100_000  # container allocations between two passes of the cycle collector
 IDS_IN_MEMORY = 100_000  # distinct ids kept in a dict (~120 bytes each) before they move to disk
 
 Progress = Callable[[int, int, int], None]

@@ -13,7 +13,7 @@ from collections import Counter
 from bot.campaign.claims import INTERRUPTED, follow_up_due
 from bot.campaign.spec import Campaign
 from bot.compliance.requests import UNCONFIRMED_OPT_OUT
-from bot.domain import EventKind
+from bot.domain import OPT_OUT_REVIEW, EventKind
 from bot.store.followups import DROPPED, NONE, PENDING, TAKEN, VOID
 from bot.store.records import FollowUp
 from bot.store.repo import Store
@@ -72,7 +72,7 @@ def opted_out_before_the_cut(store: Store, attempt_id: str) -> bool:
 
 def held_before_the_cut(store: Store, attempt_id: str) -> bool:
     """Was an opt-out cue left unconfirmed on this call before it was cut, with the review policy?"""
-    return any(e.kind is EventKind.NO_MATCH and e.data.get("reason") == UNCONFIRMED_OPT_OUT
+    return any(e.kind is EventKind.NO_MATCH and e.data.get("reason") == OPT_OUT_REVIEW
                for e in store.events_for(attempt_id))
 
 

@@ -55,7 +55,7 @@ def debtor(fields: Fields, today: dt.date) -> Debtor:
 # --- Worker processes ---------------------------------------------------------------------------
 
 _worker: RowChecker | None = None  # one per worker process, made by start_worker
-_GC_ALLOCATIONS = 100_000  # as the importer's GC_ALLOCATIONS
+GC_ALLOCATIONS = 100_000  # container allocations between two passes of the cycle collector (importing)
 
 
 def start_worker(columns: dict[str, int], region: str, countries: Sequence[str]) -> None:
@@ -63,7 +63,7 @@ def start_worker(columns: dict[str, int], region: str, countries: Sequence[str])
     global _worker
     _worker = RowChecker(columns, region, countries)
     # This process only checks rows, whose objects reference counting frees: see the importer.
-    gc.set_threshold(_GC_ALLOCATIONS, *gc.get_threshold()[1:])
+    gc.set_threshold(GC_ALLOCATIONS, *gc.get_threshold()[1:])
 
 
 def check_in_worker(rows: list[list[str]]) -> list[Checked]:

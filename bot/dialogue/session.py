@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from bot.domain import Debtor, DialogueEvent, EventKind, Heard, Outcome
+from bot.domain import OPT_OUT_REVIEW, Debtor, DialogueEvent, EventKind, Heard, Outcome
 from bot.telephony.channel import Channel, Hangup, ListenSpec
 from bot.understanding import Kind, Result, StepModel, Understanding
 
@@ -44,6 +44,11 @@ class CallOutcome:
     path: list[str] = field(default_factory=list)
     slots: dict[str, object] = field(default_factory=dict)
 
+
+
+def _unclear_opt_out(u: Understanding, model: StepModel) -> bool:
+    """An opt-out cue not heard surely enough to honour without asking (docs/understanding.md)."""
+    return u.kind is Kind.OPT_OUT and u.score < model.policy.certain_score
 
 class ScriptRun:
     """One call's walk through a script; the compiled machine is shared by all calls."""
@@ -119,7 +124,7 @@ class ScriptRun:
         if self.contact_requests:
             detail = {**detail, "contact_requests": [dict(r) for r in self.contact_requests]}
         if self.unconfirmed_opt_out is not None and outcome is not Outcome.OPT_OUT:
-            detail = {**detail, "opt_out_review": dict(self.unconfirmed_opt_out)}
+            detail = {**detail, OPT_OUT_REVIEW: dict(self.unconfirmed_opt_out)}
         return CallOutcome(outcome, detail, hangup_by, list(self.path), dict(self.slots))
 
     async def _walk(self, channel: Channel) -> CallOutcome:
@@ -313,7 +318,7 @@ class ScriptRun:
         'opt_out' when the customer opted out while asked; 'no' or 'unclear' otherwise.
         """
         spec = model.spec_of(u.intent or "")
-        unclear_opt_out = u.kind is Kind.OPT_OUT and u.score < model.policy.certain_score
+        unclear_opt_out = _unclear_opt_out(u, model)
         if u.certain and not unclear_opt_out:
             return "yes"
         if not (spec is not None and spec.consequential) and not unclear_opt_out:
@@ -335,8 +340,10 @@ class ScriptRun:
             await self.record(DialogueEvent(EventKind.CONFIRM, {
                 "step": self.state, "intent": u.intent, "answer": answer, "text": heard.text, "digit": heard.digit}))
             if answer == "opt_out":
-                if u.kind is Kind.OPT_OUT or (v.certain and v.score >= confirm.policy.certain_score):
-                    return "yes" if u.kind is Kind.OPT_OUT else "opt_out"
+                if u.kind is Kind.OPT_OUT:
+                    return "yes"
+                if v.certain and not _unclear_opt_out(v, confirm):
+                    return "opt_out"
                 # an opt-out cue heard unclearly while confirming another answer (a salad of the
                 # model's words, or a request misheard): confirmed as an opt-out in its own right
                 asked = await self._confirmed(channel, v, self.script.globals.get("opt_out"), confirm)
@@ -350,7 +357,7 @@ class ScriptRun:
             # for a person to review: a missed opt-out costs more than a call not made
             self.unconfirmed_opt_out = {"step": self.state, "score": round(u.score, 3)}
             await self.record(DialogueEvent(EventKind.NO_MATCH, {
-                "step": self.state, "text": u.text, "reason": "opt_out_review", "kind": Kind.OPT_OUT.value,
+                "step": self.state, "text": u.text, "reason": OPT_OUT_REVIEW, "kind": Kind.OPT_OUT.value,
                 "score": round(u.score, 3)}))
         return "unclear"
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import sys
 import tempfile
-import time
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import yaml
 from callback_time import VOICES
@@ -34,20 +33,11 @@ from bot.config import load_settings
 from bot.domain import Debtor, EventKind
 from bot.store.repo import open_store
 
-ASKED = "내일 오후 세 시에 다시 전화 주세요"
-SEOUL = ZoneInfo("Asia/Seoul")
 ROOT = Path(__file__).parents[1]
-TUESDAY_10 = dt.datetime(2026, 12, 8, 10, 0, tzinfo=SEOUL)  # inside the calling window, whatever the hour here
+sys.path.insert(0, str(ROOT))
+from tests.integration.test_follow_ups_real import TUESDAY_10, Clock  # noqa: E402 (the sandbox test's clock)
 
-
-class Clock:
-    """Set to a weekday morning in Seoul, then running at real speed."""
-
-    def __init__(self, at: dt.datetime):
-        self.at, self.base = at.astimezone(dt.UTC), time.monotonic()
-
-    def __call__(self) -> dt.datetime:
-        return self.at + dt.timedelta(seconds=time.monotonic() - self.base)
+ASKED = "내일 오후 세 시에 다시 전화 주세요"
 
 
 async def main() -> None:

@@ -66,6 +66,7 @@ from bot.domain import Debtor  # noqa: E402
 from bot.store.repo import open_store  # noqa: E402
 from bot.telephony.sandbox import Sandbox  # noqa: E402
 from bot.telephony.sim import call_counts  # noqa: E402
+from tests.conftest import _free_port  # noqa: E402
 
 NAME = "bench-soak"
 RETRY = {"no_answer": {"delay": "2m", "max_attempts": 2}, "busy": {"delay": "2m", "max_attempts": 2},
@@ -222,14 +223,6 @@ def verdict(samples: list[dict[str, float]], duration_s: float) -> dict[str, obj
 
 # --- the run ----------------------------------------------------------------------------------
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=120.0, help="how long calls are placed")
@@ -263,7 +256,7 @@ def main() -> int:
         "compliance": {"pack": "default"},
     }
     (run_dir / "campaign.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True))
-    port = free_port()
+    port = _free_port()
     env = dict(os.environ, COLLBOT__DATABASE__URL=url, COLLBOT__LOG__FILE=str(run_dir / "collbot.log"),
                COLLBOT__METRICS__PORT=str(port))
     cli = [sys.executable, "-m", "bot"]
